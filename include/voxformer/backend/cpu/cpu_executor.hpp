@@ -1,0 +1,72 @@
+//! @file The CPU backend: runs a per-element kernel serially or on N threads.
+//!
+//! Kernels are functors with `operator()(index_t i)`; every index is processed exactly once by the same
+//! code, in contiguous blocks, so results never depend on the thread count.
+#pragma once
+
+#include <algorithm>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "voxformer/core/config.hpp"
+#include "voxformer/core/error.hpp"
+#include "voxformer/core/memory_space.hpp"
+
+namespace voxformer {
+
+struct cpu_executor {
+  static constexpr std::string_view name = "cpu_executor";
+
+  //! Worker threads; 1 runs on the calling thread, 0 means one per hardware thread.
+  int threads = 1;
+
+  constexpr bool can_access(memory_space space) const { return host_accessible(space); }
+
+  int resolved_threads() const {
+    detail::require(threads >= 0, "cpu_executor: threads must be >= 0, got ", threads);
+    if (threads == 0) return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return threads;
+  }
+};
+
+namespace detail {
+//! Below this many elements per thread, starting a thread costs more than it saves.
+inline constexpr index_t cpu_min_elements_per_thread = 2048;
+}  // namespace detail
+
+//! Calls `body(begin, end)` on contiguous blocks that cover [0, n) exactly once.
+template <class RangeBody>
+void parallel_for_ranges(const cpu_executor& executor, index_t n, RangeBody&& body,
+                         index_t min_elements_per_thread = detail::cpu_min_elements_per_thread) {
+  if (n <= 0) return;
+  const index_t useful = std::max<index_t>(1, n / std::max<index_t>(1, min_elements_per_thread));
+  const index_t workers = std::min<index_t>(executor.resolved_threads(), useful);
+  if (workers <= 1) {
+    body(index_t{0}, n);
+    return;
+  }
+  const index_t block = (n + workers - 1) / workers;
+  std::vector<std::jthread> helpers;
+  helpers.reserve(static_cast<std::size_t>(workers - 1));
+  for (index_t w = 1; w < workers; ++w) {
+    const index_t begin = std::min(n, w * block);
+    const index_t end = std::min(n, begin + block);
+    helpers.emplace_back([&body, begin, end] { body(begin, end); });
+  }
+  body(index_t{0}, std::min(n, block));
+}
+
+//! Calls `kernel(i)` for every i in [0, n).
+template <class Kernel>
+void parallel_for(const cpu_executor& executor, index_t n, const Kernel& kernel,
+                  index_t min_elements_per_thread = detail::cpu_min_elements_per_thread) {
+  parallel_for_ranges(
+      executor, n,
+      [&kernel](index_t begin, index_t end) {
+        for (index_t i = begin; i < end; ++i) kernel(i);
+      },
+      min_elements_per_thread);
+}
+
+}  // namespace voxformer

@@ -1,0 +1,46 @@
+//! @file The CUDA backend: launches the same per-element kernels as the CPU backend, on a stream.
+//! Compiled by nvcc only (kernels are `__host__ __device__` functors).
+#pragma once
+
+#if !defined(__CUDACC__)
+#error "voxformer/backend/cuda/cuda_executor.hpp must be compiled by nvcc"
+#endif
+
+#include <string_view>
+
+#include "voxformer/backend/cuda/cuda_check.hpp"
+#include "voxformer/core/config.hpp"
+#include "voxformer/core/memory_space.hpp"
+
+namespace voxformer {
+
+struct cuda_executor {
+  static constexpr std::string_view name = "cuda_executor";
+
+  cudaStream_t stream = nullptr;
+  int threads_per_block = 256;
+
+  constexpr bool can_access(memory_space space) const { return device_accessible(space); }
+};
+
+namespace detail {
+
+template <class Kernel>
+__global__ void for_each_index_kernel(index_t n, Kernel kernel) {
+  const index_t stride = static_cast<index_t>(blockDim.x) * gridDim.x;
+  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) kernel(i);
+}
+
+}  // namespace detail
+
+//! Calls `kernel(i)` for every i in [0, n) on the executor's stream (asynchronously).
+template <class Kernel>
+void parallel_for(const cuda_executor& executor, index_t n, const Kernel& kernel) {
+  if (n <= 0) return;
+  const index_t blocks_needed = (n + executor.threads_per_block - 1) / executor.threads_per_block;
+  const unsigned blocks = static_cast<unsigned>(blocks_needed < (1 << 20) ? blocks_needed : (1 << 20));
+  detail::for_each_index_kernel<<<blocks, executor.threads_per_block, 0, executor.stream>>>(n, kernel);
+  VOXFORMER_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace voxformer

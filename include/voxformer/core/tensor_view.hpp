@@ -1,0 +1,128 @@
+//! @file A non-owning strided view: element type, rank, extents, strides (in elements), memory space.
+//!
+//! Trivially copyable and passed by value into kernels (the mdspan habit). Strides are arbitrary, so
+//! transposed or sliced user tensors are read in place; ops that want a fast path test contiguity.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <type_traits>
+
+#include "voxformer/core/config.hpp"
+#include "voxformer/core/memory_space.hpp"
+
+namespace voxformer {
+
+template <class T, int Rank>
+class tensor_view {
+  static_assert(Rank >= 1, "voxformer::tensor_view: rank must be at least 1");
+
+ public:
+  using element_type = T;
+  using value_type = std::remove_cv_t<T>;
+  static constexpr int rank = Rank;
+
+  tensor_view() = default;
+
+  //! Strided view; strides are in elements, not bytes.
+  tensor_view(T* data, const std::array<index_t, Rank>& extents, const std::array<index_t, Rank>& strides,
+              memory_space space = memory_space::host)
+      : data_(data), space_(space) {
+    for (int d = 0; d < Rank; ++d) {
+      extents_[d] = extents[d];
+      strides_[d] = strides[d];
+    }
+  }
+
+  //! Contiguous row-major (C order) view.
+  tensor_view(T* data, const std::array<index_t, Rank>& extents, memory_space space = memory_space::host)
+      : tensor_view(data, extents, row_major_strides(extents), space) {}
+
+  //! A view of const elements converts implicitly from a view of mutable ones.
+  template <class U>
+    requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>)
+  tensor_view(const tensor_view<U, Rank>& other)  // NOLINT(google-explicit-constructor)
+      : data_(other.data()), space_(other.space()) {
+    for (int d = 0; d < Rank; ++d) {
+      extents_[d] = other.extent(d);
+      strides_[d] = other.stride(d);
+    }
+  }
+
+  VOXFORMER_HOST_DEVICE T* data() const { return data_; }
+  VOXFORMER_HOST_DEVICE index_t extent(int d) const { return extents_[d]; }
+  VOXFORMER_HOST_DEVICE index_t stride(int d) const { return strides_[d]; }
+  VOXFORMER_HOST_DEVICE memory_space space() const { return space_; }
+
+  VOXFORMER_HOST_DEVICE index_t size() const {
+    index_t n = 1;
+    for (int d = 0; d < Rank; ++d) n *= extents_[d];
+    return n;
+  }
+  VOXFORMER_HOST_DEVICE bool empty() const { return size() == 0; }
+
+  template <class... I>
+  VOXFORMER_HOST_DEVICE index_t offset(I... indices) const {
+    static_assert(sizeof...(I) == Rank, "voxformer::tensor_view: one index per dimension");
+    const index_t idx[Rank] = {static_cast<index_t>(indices)...};
+    index_t off = 0;
+    for (int d = 0; d < Rank; ++d) off += idx[d] * strides_[d];
+    return off;
+  }
+
+  template <class... I>
+  VOXFORMER_HOST_DEVICE T& operator()(I... indices) const {
+    return data_[offset(indices...)];
+  }
+
+  //! Element number `i` in C order; works for any strides.
+  VOXFORMER_HOST_DEVICE T& at_flat(index_t i) const {
+    index_t off = 0;
+    for (int d = Rank - 1; d >= 0; --d) {
+      off += (i % extents_[d]) * strides_[d];
+      i /= extents_[d];
+    }
+    return data_[off];
+  }
+
+  //! True when the elements are dense in C order (size-1 dimensions may have any stride).
+  VOXFORMER_HOST_DEVICE bool is_contiguous() const {
+    index_t expected = 1;
+    for (int d = Rank - 1; d >= 0; --d) {
+      if (extents_[d] != 1 && strides_[d] != expected) return false;
+      expected *= extents_[d];
+    }
+    return true;
+  }
+
+  std::array<index_t, Rank> extents() const {
+    std::array<index_t, Rank> e{};
+    for (int d = 0; d < Rank; ++d) e[d] = extents_[d];
+    return e;
+  }
+
+  static std::array<index_t, Rank> row_major_strides(const std::array<index_t, Rank>& extents) {
+    std::array<index_t, Rank> s{};
+    index_t running = 1;
+    for (int d = Rank - 1; d >= 0; --d) {
+      s[d] = running;
+      running *= extents[d];
+    }
+    return s;
+  }
+
+ private:
+  T* data_ = nullptr;
+  index_t extents_[Rank] = {};
+  index_t strides_[Rank] = {};
+  memory_space space_ = memory_space::host;
+};
+
+//! A contiguous row-major view over raw memory: `make_view(ptr, {rows, cols})`.
+template <int Rank, class T>
+tensor_view<T, Rank> make_view(T* data, const std::array<index_t, Rank>& extents,
+                               memory_space space = memory_space::host) {
+  return tensor_view<T, Rank>(data, extents, space);
+}
+
+}  // namespace voxformer

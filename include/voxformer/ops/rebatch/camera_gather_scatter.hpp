@@ -1,0 +1,105 @@
+//! @file Moving per-camera data in and out of the rebatched rows through `row_of` [K, Q]: the reference
+//! points gather, and the scatter-mean back onto the queries (sum over the cameras that see a query,
+//! divided by max(count, 1); spec §3.8 steps 6–7).
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+
+#include "voxformer/core/shape_check.hpp"
+#include "voxformer/core/tensor_traits.hpp"
+#include "voxformer/ops/common/fill.hpp"
+
+namespace voxformer {
+
+namespace kernels {
+
+template <class Source, class RowOf, class Out>
+struct gather_camera_point {
+  Source source;  // [K, Q, D, 2]
+  RowOf row_of;   // [K, Q]
+  Out out;        // [R, D, 2]
+  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
+    const index_t per_query = out.extent(1) * 2, queries = row_of.extent(1);
+    const index_t kq = e / per_query, d = (e % per_query) / 2, axis = e % 2;
+    const index_t k = kq / queries, q = kq % queries;
+    const auto row = static_cast<index_t>(row_of(k, q));
+    if (row >= 0) out(row, d, axis) = source(k, q, d, axis);
+  }
+};
+
+//! Cameras are summed in ascending order, as the original's per-camera `slots +=` loop does.
+template <class Rows, class RowOf, class Out>
+struct camera_mean {
+  Rows rows;     // [R, C]
+  RowOf row_of;  // [K, Q]
+  Out out;       // [Q, C]
+  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
+    using T = typename Out::value_type;
+    const index_t channels = out.extent(1);
+    const index_t q = e / channels, c = e % channels;
+    T sum = 0;
+    index_t count = 0;
+    for (index_t k = 0; k < row_of.extent(0); ++k) {
+      const auto row = static_cast<index_t>(row_of(k, q));
+      if (row < 0) continue;
+      sum += rows(row, c);
+      ++count;
+    }
+    out(q, c) = sum / static_cast<T>(count > 0 ? count : 1);
+  }
+};
+
+}  // namespace kernels
+
+namespace detail {
+template <class I>
+void check_row_of(const char* op, const tensor_view<const I, 2>& row_of, index_t rows) {
+  static_assert(std::signed_integral<I>, "voxformer: row_of must hold signed integers");
+  if (!host_accessible(row_of.space())) return;
+  for (index_t e = 0; e < row_of.size(); ++e)
+    require(static_cast<index_t>(row_of.at_flat(e)) < rows, op, ": argument 'row_of' names row ",
+            static_cast<index_t>(row_of.at_flat(e)), ", but there are only ", rows, " rows");
+}
+}  // namespace detail
+
+//! out [R, D, 2] = each rebatched row's reference point taken from `reference_cam` [K, Q, D, 2]; rows
+//! that no (camera, query) maps to — the padding of the padded layout — are 0, as in the original.
+template <class Executor, class ReferenceCam, class RowOf, class Out>
+void gather_camera_points(const Executor& executor, ReferenceCam&& reference_cam, RowOf&& row_of, Out&& out) {
+  constexpr const char* op = "voxformer::gather_camera_points";
+  using I = resolve_element_t<deduce, RowOf, std::int32_t>;
+  const auto src = as_view<const float, 4>(reference_cam, op, "reference_cam");
+  const auto rows = as_view<const I, 2>(row_of, op, "row_of");
+  const auto dst = as_view<float, 3>(out, op, "out");
+  expect_shape(op, "row_of", "[K, Q]", rows, {src.extent(0), src.extent(1)});
+  expect_shape(op, "out", "[R, D, 2]", dst, {any_extent, src.extent(2), 2});
+  expect_accessible(op, "reference_cam", executor, src);
+  expect_accessible(op, "row_of", executor, rows);
+  expect_disjoint(op, "out", dst, "reference_cam", src);
+  detail::check_row_of(op, rows, dst.extent(0));
+  fill(executor, dst, 0.f);
+  parallel_for(executor, rows.size() * src.extent(2) * 2,
+               kernels::gather_camera_point<decltype(src), decltype(rows), decltype(dst)>{src, rows, dst});
+}
+
+//! out [Q, C] = mean over the cameras that see query q of rows [R, C] (row `row_of[k, q]`); a query no
+//! camera sees gets 0 (count clamped to 1). Works for CSR and padded rows alike.
+template <class Element = deduce, class Executor, class Rows, class RowOf, class Out>
+void camera_scatter_mean(const Executor& executor, Rows&& rows, RowOf&& row_of, Out&& out) {
+  constexpr const char* op = "voxformer::camera_scatter_mean";
+  using T = resolve_element_t<Element, Rows, float>;
+  using I = resolve_element_t<deduce, RowOf, std::int32_t>;
+  const auto src = as_view<const T, 2>(rows, op, "rows");
+  const auto map = as_view<const I, 2>(row_of, op, "row_of");
+  const auto dst = as_view<T, 2>(out, op, "out");
+  expect_shape(op, "out", "[Q, C]", dst, {map.extent(1), src.extent(1)});
+  expect_accessible(op, "rows", executor, src);
+  expect_accessible(op, "row_of", executor, map);
+  expect_accessible(op, "out", executor, dst);
+  expect_disjoint(op, "out", dst, "rows", src);
+  detail::check_row_of(op, map, src.extent(0));
+  parallel_for(executor, dst.size(), kernels::camera_mean<decltype(src), decltype(map), decltype(dst)>{src, map, dst});
+}
+
+}  // namespace voxformer

@@ -1,0 +1,72 @@
+//! @file Row gather: out[r] = source[indices[r]], or zeros where the index is negative (padding).
+//! The inverse of the mask-token scatter, and the query gather of camera rebatching.
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+
+#include "voxformer/core/shape_check.hpp"
+#include "voxformer/core/tensor_traits.hpp"
+
+namespace voxformer {
+
+namespace kernels {
+
+template <class Source, class Indices, class Out>
+struct gather_row_elements {
+  Source source;    // [N, C]
+  Indices indices;  // [R]
+  Out out;          // [R, C]
+  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
+    const index_t channels = out.extent(1);
+    const index_t r = e / channels, c = e % channels;
+    const index_t k = static_cast<index_t>(indices(r));
+    out(r, c) = k >= 0 ? source(k, c) : typename Out::value_type(0);
+  }
+};
+
+}  // namespace kernels
+
+namespace detail {
+
+//! Host-side index validation: every index below `limit` (and ≥ 0 unless padding is allowed), optionally
+//! strictly ascending. Device-resident indices cannot be read here; their contract is documented instead.
+template <class I>
+void check_indices(const char* op, const char* arg, const tensor_view<const I, 1>& indices, index_t limit,
+                   bool allow_padding, bool strictly_ascending) {
+  if (!host_accessible(indices.space())) return;
+  index_t previous = -1;
+  for (index_t r = 0; r < indices.extent(0); ++r) {
+    const auto k = static_cast<index_t>(indices(r));
+    if (k < 0 && allow_padding) continue;
+    require(k >= 0 && k < limit, op, ": argument '", arg, "' holds index ", k, " at position ", r,
+            ", outside [0, ", limit, ")");
+    require(!strictly_ascending || k > previous, op, ": argument '", arg,
+            "' must be strictly ascending, but position ", r, " holds ", k, " after ", previous);
+    previous = k;
+  }
+}
+
+}  // namespace detail
+
+//! out [R, C] = rows `indices` [R] of `source` [N, C]; a negative index yields a zero row. Indices must be
+//! below N (checked for host memory).
+template <class Element = deduce, class Index = deduce, class Executor, class Source, class Indices, class Out>
+void gather_rows(const Executor& executor, Source&& source, Indices&& indices, Out&& out) {
+  constexpr const char* op = "voxformer::gather_rows";
+  using T = resolve_element_t<Element, Source, float>;
+  using I = resolve_element_t<Index, Indices, std::int32_t>;
+  static_assert(std::signed_integral<I>, "voxformer::gather_rows: indices must be signed integers");
+  const auto src = as_view<const T, 2>(source, op, "source");
+  const auto idx = as_view<const I, 1>(indices, op, "indices");
+  const auto dst = as_view<T, 2>(out, op, "out");
+  expect_shape(op, "out", "[R, C]", dst, {idx.extent(0), src.extent(1)});
+  expect_accessible(op, "source", executor, src);
+  expect_accessible(op, "indices", executor, idx);
+  expect_accessible(op, "out", executor, dst);
+  expect_disjoint(op, "out", dst, "source", src);
+  detail::check_indices(op, "indices", idx, src.extent(0), true, false);
+  parallel_for(executor, dst.size(), kernels::gather_row_elements<decltype(src), decltype(idx), decltype(dst)>{src, idx, dst});
+}
+
+}  // namespace voxformer

@@ -1,0 +1,71 @@
+//! @file Mask-token scatter (spec §3.10): the dense volume [N, C] gets the refined seed feature in every
+//! proposed row and the one shared learned mask token in every other row.
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+
+#include "voxformer/core/shape_check.hpp"
+#include "voxformer/core/tensor_traits.hpp"
+#include "voxformer/ops/scatter/gather_rows.hpp"
+
+namespace voxformer {
+
+namespace kernels {
+
+template <class Token, class Volume>
+struct broadcast_token {
+  Token token;    // [C]
+  Volume volume;  // [N, C]
+  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
+    const index_t channels = volume.extent(1);
+    volume(e / channels, e % channels) = token(e % channels);
+  }
+};
+
+template <class Seed, class Indices, class Volume>
+struct scatter_seed_rows {
+  Seed seed;        // [n, C]
+  Indices indices;  // [n]
+  Volume volume;    // [N, C]
+  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
+    const index_t channels = seed.extent(1);
+    const index_t i = e / channels, c = e % channels;
+    volume(static_cast<index_t>(indices(i)), c) = seed(i, c);
+  }
+};
+
+}  // namespace kernels
+
+//! volume [N, C] ← mask_token [C] everywhere, then seed [n, C] into rows `unmasked` [n]. `unmasked` must be
+//! strictly ascending and below N (checked for host memory; the contract for device memory), so every row
+//! is written by exactly one element of each pass. n = 0 (an empty proposal) gives a volume of mask tokens.
+template <class Element = deduce, class Index = deduce, class Executor, class Seed, class Unmasked, class Token,
+          class Volume>
+void scatter_with_mask_token(const Executor& executor, Seed&& seed, Unmasked&& unmasked, Token&& mask_token,
+                             Volume&& volume) {
+  constexpr const char* op = "voxformer::scatter_with_mask_token";
+  using T = resolve_element_t<Element, Seed, float>;
+  using I = resolve_element_t<Index, Unmasked, std::int32_t>;
+  static_assert(std::signed_integral<I>, "voxformer::scatter_with_mask_token: indices must be signed integers");
+  const auto s = as_view<const T, 2>(seed, op, "seed");
+  const auto idx = as_view<const I, 1>(unmasked, op, "unmasked");
+  const auto tok = as_view<const T, 1>(mask_token, op, "mask_token");
+  const auto vol = as_view<T, 2>(volume, op, "volume");
+  const index_t channels = vol.extent(1);
+  expect_shape(op, "seed", "[n_unmasked, C]", s, {idx.extent(0), channels});
+  expect_shape(op, "mask_token", "[C]", tok, {channels});
+  detail::require(idx.extent(0) <= vol.extent(0), op, ": ", idx.extent(0), " unmasked rows do not fit a volume of ",
+                  vol.extent(0), " rows");
+  expect_accessible(op, "seed", executor, s);
+  expect_accessible(op, "unmasked", executor, idx);
+  expect_accessible(op, "mask_token", executor, tok);
+  expect_accessible(op, "volume", executor, vol);
+  expect_disjoint(op, "volume", vol, "seed", s);
+  expect_disjoint(op, "volume", vol, "mask_token", tok);
+  detail::check_indices(op, "unmasked", idx, vol.extent(0), false, true);
+  parallel_for(executor, vol.size(), kernels::broadcast_token<decltype(tok), decltype(vol)>{tok, vol});
+  parallel_for(executor, s.size(), kernels::scatter_seed_rows<decltype(s), decltype(idx), decltype(vol)>{s, idx, vol});
+}
+
+}  // namespace voxformer

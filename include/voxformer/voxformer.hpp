@@ -1,0 +1,40 @@
+//! @file Umbrella header: the whole library. The DLPack adapter is included when <dlpack/dlpack.h> is
+//! available; the CUDA backend when compiled by nvcc.
+#pragma once
+
+#include "voxformer/adapters/eigen.hpp"
+#include "voxformer/backend/cpu/compact.hpp"
+#include "voxformer/backend/cpu/cpu_executor.hpp"
+#include "voxformer/core/config.hpp"
+#include "voxformer/core/dtype.hpp"
+#include "voxformer/core/error.hpp"
+#include "voxformer/core/mat4.hpp"
+#include "voxformer/core/memory_space.hpp"
+#include "voxformer/core/shape_check.hpp"
+#include "voxformer/core/tensor_traits.hpp"
+#include "voxformer/core/tensor_view.hpp"
+#include "voxformer/io/binary_file.hpp"
+#include "voxformer/io/kitti.hpp"
+#include "voxformer/io/npy.hpp"
+#include "voxformer/ops/common/fill.hpp"
+#include "voxformer/ops/msda/ms_deform_attn.hpp"
+#include "voxformer/ops/msda/ms_deform_attn_3d.hpp"
+#include "voxformer/ops/rebatch/camera_batches.hpp"
+#include "voxformer/ops/rebatch/camera_gather_scatter.hpp"
+#include "voxformer/ops/rebatch/camera_projection.hpp"
+#include "voxformer/ops/scatter/gather_rows.hpp"
+#include "voxformer/ops/scatter/mask_token_scatter.hpp"
+#include "voxformer/ops/voxel/bit_pack.hpp"
+#include "voxformer/ops/voxel/downsample.hpp"
+#include "voxformer/ops/voxel/proposal.hpp"
+#include "voxformer/ops/voxel/pseudo_lidar.hpp"
+#include "voxformer/ops/voxel/volume_geometry.hpp"
+#include "voxformer/ops/voxel/voxelize.hpp"
+
+#if __has_include(<dlpack/dlpack.h>)
+#include "voxformer/adapters/dlpack.hpp"
+#endif
+
+#if defined(__CUDACC__)
+#include "voxformer/backend/cuda/cuda_executor.hpp"
+#endif

@@ -1,0 +1,136 @@
+// Bilinear multi-scale deformable attention against PyTorch grid_sample fixtures and a brute-force loop.
+// Tolerances: float32 op vs float64 oracle, |Δ| ≤ 1e-5 + 1e-5·|ref| for values ~N(0,1): the fp32 pixel
+// coordinate x·W − 0.5 alone is off by up to W·2^-24 px (≈5e-6 at W = 77), which moves a sample by as much.
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "support/msda_case.hpp"
+#include "support/tensor_families.hpp"
+
+namespace {
+
+using test::msda_case;
+constexpr double abs_tol = 1e-5, rel_tol = 1e-5;
+
+template <class Family>
+class MsDeformAttn : public ::testing::Test {};
+using families = ::testing::Types<test::view_family, test::eigen_family, test::dlpack_family, test::plain_family>;
+TYPED_TEST_SUITE(MsDeformAttn, families);
+
+TYPED_TEST(MsDeformAttn, MatchesGridSampleOnMultiLevelFixture) {
+  const auto c = msda_case<float>::from_fixture("msda_multilevel", 2);
+  const auto expected = test::fixture_values<double>(test::load_fixture("msda_multilevel", "out"));
+  for (int threads : {1, 2}) test::expect_close(c.template run<TypeParam>({threads}), expected, abs_tol, rel_tol);
+}
+
+TYPED_TEST(MsDeformAttn, MatchesGridSampleAtVoxFormerLevelShape) {
+  const auto c = msda_case<float>::from_fixture("msda_voxformer_level", 2);
+  const auto expected = test::fixture_values<double>(test::load_fixture("msda_voxformer_level", "out"));
+  for (int threads : {1, 2}) test::expect_close(c.template run<TypeParam>({threads}), expected, abs_tol, rel_tol);
+}
+
+TYPED_TEST(MsDeformAttn, BorderTapsMatchGridSample) {
+  // u, v ∈ {−1, −0.5, 0, W−1, W−0.5, W}: exact borders, half-pixel borders, fully outside.
+  const auto c = msda_case<float>::from_fixture("msda_borders", 2);
+  const auto expected = test::fixture_values<double>(test::load_fixture("msda_borders", "out"));
+  test::expect_close(c.template run<TypeParam>({1}), expected, 1e-6, 1e-6);
+}
+
+TEST(MsDeformAttn, ThreadCountDoesNotChangeBits) {
+  const auto c = msda_case<float>::random(2, 2, 3000, 8, 16, 8, {24, 77}, 1);
+  EXPECT_EQ(c.run<test::view_family>({1}), c.run<test::view_family>({2}));
+}
+
+TEST(MsDeformAttn, EveryChannelChunkMatchesBruteForce) {
+  // head_dim 32/16/8/4 take the compile-time chunks, 6 and 3 the scalar one; three levels.
+  for (long dh : {32L, 16L, 8L, 4L, 6L, 3L}) {
+    const auto c = msda_case<float>::random(2, 2, 50, 3, dh, 4, {6, 9, 3, 5, 1, 1}, static_cast<unsigned>(dh));
+    test::expect_close(c.run<test::view_family>({2}), c.reference_output(), abs_tol, rel_tol);
+  }
+}
+
+TEST(MsDeformAttn, DoubleInstantiationMatchesBruteForceTightly) {
+  const auto c = msda_case<double>::random(2, 1, 40, 2, 16, 4, {7, 5, 3, 4}, 3);
+  test::expect_close(c.run<test::view_family>({1}), c.reference_output(), 1e-13, 1e-13);
+}
+
+TEST(MsDeformAttn, NonFiniteLocationsContributeNothing) {
+  auto c = msda_case<float>::random(2, 1, 8, 1, 16, 4, {5, 6}, 4);
+  const float bad[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                       -std::numeric_limits<float>::infinity(), 1e30f};
+  for (std::size_t i = 0; i < c.locations.size(); i += 3) c.locations[i] = bad[(i / 3) % 4];
+  const auto out = c.run<test::view_family>({1});
+  for (float v : out) ASSERT_TRUE(std::isfinite(v));
+  test::expect_close(out, c.reference_output(), abs_tol, rel_tol);
+}
+
+TEST(MsDeformAttn, StridedValueReadInPlace) {
+  // value stored as [B, heads, dh, S] and viewed as [B, S, heads, dh]: channel stride S, no copy.
+  const auto c = msda_case<float>::random(2, 1, 30, 2, 16, 4, {4, 6}, 5);
+  std::vector<float> transposed(c.value.size());
+  for (long s = 0; s < c.S; ++s)
+    for (long h = 0; h < c.H; ++h)
+      for (long d = 0; d < c.D; ++d) transposed[(h * c.D + d) * c.S + s] = c.value[(s * c.H + h) * c.D + d];
+  voxformer::tensor_view<const float, 4> value(transposed.data(), {1, c.S, c.H, c.D},
+                                               {c.S * c.H * c.D, 1, c.D * c.S, c.S});
+  std::vector<float> out(static_cast<std::size_t>(c.Q * c.H * c.D));
+  const std::int64_t shapes[] = {4, 6}, starts[] = {0};
+  voxformer::ms_deform_attn(voxformer::cpu_executor{2}, value, voxformer::make_view<2>(shapes, {1, 2}),
+                            voxformer::make_view<1>(starts, {1}),
+                            voxformer::make_view<6>(c.locations.data(), {1, c.Q, c.H, 1, c.P, 2}),
+                            voxformer::make_view<5>(c.weights.data(), {1, c.Q, c.H, 1, c.P}),
+                            voxformer::make_view<3>(out.data(), {1, c.Q, c.H * c.D}));
+  test::expect_close(out, c.reference_output(), abs_tol, rel_tol);
+}
+
+TEST(MsDeformAttn, EmptyQueriesAreANoOp) {
+  const auto c = msda_case<float>::random(2, 2, 0, 8, 16, 8, {24, 77}, 6);
+  EXPECT_TRUE(c.run<test::view_family>({2}).empty());
+}
+
+TEST(MsDeformAttn, RejectsBadArgumentsWithClearMessages) {
+  auto c = msda_case<float>::random(2, 1, 4, 2, 8, 2, {3, 4}, 7);
+  std::vector<float> out(64);
+  const std::int64_t shapes[] = {3, 4}, starts[] = {0}, bad_starts[] = {1}, too_big[] = {3, 5};
+  const auto value = voxformer::make_view<4>(c.value.data(), {1, 12, 2, 8});
+  const auto loc = voxformer::make_view<6>(c.locations.data(), {1, 4, 2, 1, 2, 2});
+  const auto w = voxformer::make_view<5>(c.weights.data(), {1, 4, 2, 1, 2});
+  auto call = [&](auto shape_data, auto start_data, voxformer::tensor_view<float, 3> o) {
+    voxformer::ms_deform_attn(voxformer::cpu_executor{1}, value, voxformer::make_view<2>(shape_data, {1, 2}),
+                              voxformer::make_view<1>(start_data, {1}), loc, w, o);
+  };
+  try {
+    call(shapes, starts, voxformer::make_view<3>(out.data(), {1, 4, 15}));
+    FAIL() << "wrong output shape accepted";
+  } catch (const voxformer::error& e) {
+    EXPECT_STREQ(e.what(), "voxformer::ms_deform_attn: argument 'out' [B, Q, heads*head_dim] expected shape "
+                           "[1, 4, 16], got [1, 4, 15]");
+  }
+  EXPECT_THROW(call(bad_starts, starts, voxformer::make_view<3>(out.data(), {1, 4, 16})), voxformer::error);
+  EXPECT_THROW(call(shapes, bad_starts, voxformer::make_view<3>(out.data(), {1, 4, 16})), voxformer::error);
+  EXPECT_THROW(call(too_big, starts, voxformer::make_view<3>(out.data(), {1, 4, 16})), voxformer::error);
+  // Output aliasing an input.
+  EXPECT_THROW(call(shapes, starts, voxformer::make_view<3>(c.value.data(), {1, 4, 16})), voxformer::error);
+  // Device memory handed to the CPU executor.
+  voxformer::tensor_view<float, 3> device_out(out.data(), {1, 4, 16}, voxformer::memory_space::device);
+  EXPECT_THROW(call(shapes, starts, device_out), voxformer::error);
+}
+
+TEST(MsDeformAttn, DynamicTensorWithWrongDtypeIsRejected) {
+  auto c = msda_case<float>::random(2, 1, 4, 2, 8, 2, {3, 4}, 8);
+  std::vector<double> out(64);
+  test::dlpack_tensor<3> o(out.data(), {1, 4, 16});
+  const std::int64_t shapes[] = {3, 4}, starts[] = {0};
+  try {
+    voxformer::ms_deform_attn(voxformer::cpu_executor{1}, voxformer::make_view<4>(c.value.data(), {1, 12, 2, 8}),
+                              voxformer::make_view<2>(shapes, {1, 2}), voxformer::make_view<1>(starts, {1}),
+                              voxformer::make_view<6>(c.locations.data(), {1, 4, 2, 1, 2, 2}),
+                              voxformer::make_view<5>(c.weights.data(), {1, 4, 2, 1, 2}), o.tensor);
+    FAIL() << "float64 output accepted for a float32 op";
+  } catch (const voxformer::error& e) {
+    EXPECT_STREQ(e.what(), "voxformer::ms_deform_attn: argument 'out' has element type float64, expected float32");
+  }
+}
+
+}  // namespace
