@@ -15,13 +15,13 @@ namespace voxformer::io {
 template <class T>
 std::vector<T> read_binary_array(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  detail::require(in.good(), "voxformer::io: cannot open '", path.string(), "'");
+  voxformer::detail::require(in.good(), "voxformer::io: cannot open '", path.string(), "'");
   const auto bytes = std::filesystem::file_size(path);
-  detail::require(bytes % sizeof(T) == 0, "voxformer::io: '", path.string(), "' has ", bytes,
+  voxformer::detail::require(bytes % sizeof(T) == 0, "voxformer::io: '", path.string(), "' has ", bytes,
                   " bytes, not a whole number of ", sizeof(T), "-byte elements");
   std::vector<T> values(bytes / sizeof(T));
   in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(bytes));
-  detail::require(in.good() || bytes == 0, "voxformer::io: short read from '", path.string(), "'");
+  voxformer::detail::require(in.good() || bytes == 0, "voxformer::io: short read from '", path.string(), "'");
   return values;
 }
 
@@ -29,7 +29,7 @@ template <class T>
 void write_binary_array(const std::filesystem::path& path, const T* values, std::size_t count) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(values), static_cast<std::streamsize>(count * sizeof(T)));
-  detail::require(out.good(), "voxformer::io: cannot write '", path.string(), "'");
+  voxformer::detail::require(out.good(), "voxformer::io: cannot write '", path.string(), "'");
 }
 
 }  // namespace voxformer::io

@@ -51,7 +51,7 @@ inline mat4<float> to_mat4f(const Eigen::Matrix4d& m) {
 //! Parses `calib.txt` (rows `P0:`..`P3:` and `Tr:`, 12 numbers each). Missing rows or short rows throw.
 inline kitti_calibration read_kitti_calibration(const std::filesystem::path& path) {
   std::ifstream in(path);
-  detail::require(in.good(), "voxformer::io::read_kitti_calibration: cannot open '", path.string(), "'");
+  voxformer::detail::require(in.good(), "voxformer::io::read_kitti_calibration: cannot open '", path.string(), "'");
   std::map<std::string, std::vector<double>> rows;
   for (std::string line; std::getline(in, line);) {
     std::istringstream fields(line);
@@ -64,7 +64,7 @@ inline kitti_calibration read_kitti_calibration(const std::filesystem::path& pat
   kitti_calibration calib;
   auto matrix = [&](const std::string& key) {
     const auto it = rows.find(key);
-    detail::require(it != rows.end() && it->second.size() == 12, "voxformer::io::read_kitti_calibration: '",
+    voxformer::detail::require(it != rows.end() && it->second.size() == 12, "voxformer::io::read_kitti_calibration: '",
                     path.string(), "' needs a row '", key, ":' with 12 numbers");
     return projection_matrix(Eigen::Map<const projection_matrix>(it->second.data()));
   };
@@ -77,7 +77,7 @@ inline kitti_calibration read_kitti_calibration(const std::filesystem::path& pat
 //! A velodyne scan: N × 4 float32 (x, y, z, reflectance), row-major.
 inline std::vector<float> read_kitti_scan(const std::filesystem::path& path) {
   auto values = read_binary_array<float>(path);
-  detail::require(values.size() % 4 == 0, "voxformer::io::read_kitti_scan: '", path.string(),
+  voxformer::detail::require(values.size() % 4 == 0, "voxformer::io::read_kitti_scan: '", path.string(),
                   "' does not hold whole (x, y, z, r) points");
   return values;
 }
