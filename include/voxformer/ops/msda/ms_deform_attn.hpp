@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
+#include "voxformer/core/channel_vector.hpp"
 #include "voxformer/ops/msda/msda_arguments.hpp"
 
 namespace voxformer {
@@ -12,9 +14,9 @@ namespace voxformer {
 namespace kernels {
 
 //! One element = `Chunk` consecutive channels of one (b, q, head). Coordinates and corner weights are
-//! computed once per tap and reused across the chunk (the per-channel scheme of the original recomputes
-//! them for every channel). Corners outside the map keep an in-bounds address and get weight 0, so the
-//! channel loop is branch-free and vectorises.
+//! computed once per tap and reused across the chunk (the original kernels recompute them for every
+//! channel). Corners outside the map keep an in-bounds address and get weight 0, so the channel loops are
+//! branch-free; each corner has its own accumulator, so the four FMAs of a tap do not wait on each other.
 template <class T, int Chunk, bool UnitChannelStride>
 struct ms_deform_attn_bilinear {
   tensor_view<const T, 4> value;      // [B, S, heads, dh]
@@ -26,46 +28,44 @@ struct ms_deform_attn_bilinear {
   VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
     using A = detail::accumulate_t<T>;
     const auto element = locate_msda_element<Chunk>(e, value, locations, weights);
-    const T* value_head = element.value_head;
-    const T* loc = element.locations;
-    const T* attn = element.weights;
-    const index_t points = locations.extent(4), pixel_stride = value.stride(1);
-    const index_t channel_stride = UnitChannelStride ? 1 : value.stride(3);
+    const index_t points = locations.extent(4), pixel_stride = value.stride(1), channel_stride = value.stride(3);
+    const index_t loc_level = locations.stride(3), loc_point = locations.stride(4), loc_y = locations.stride(5);
+    const index_t attn_level = weights.stride(3), attn_point = weights.stride(4);
 
-    A acc[Chunk] = {};
+    detail::channel_vector<A, Chunk> acc00, acc01, acc10, acc11;
     for (int l = 0; l < levels.count; ++l) {
       const index_t height = levels.extent[l][0], width = levels.extent[l][1];
-      const T* level_base = value_head + levels.start[l] * pixel_stride;
+      const T* level_base = element.value_head + levels.start[l] * pixel_stride;
+      const T* loc = element.locations + l * loc_level;
+      const T* attn = element.weights + l * attn_level;
       const A fh = static_cast<A>(height), fw = static_cast<A>(width);
       for (index_t p = 0; p < points; ++p) {
-        const T* xy = loc + l * locations.stride(3) + p * locations.stride(4);
-        const A u = static_cast<A>(xy[0]) * fw - A(0.5);
-        const A v = static_cast<A>(xy[locations.stride(5)]) * fh - A(0.5);
+        const A u = static_cast<A>(loc[p * loc_point]) * fw - A(0.5);
+        const A v = static_cast<A>(loc[p * loc_point + loc_y]) * fh - A(0.5);
         // Strict range test of the CUDA kernels; NaN fails it and adds nothing (spec §4.5).
         if (!(u > A(-1) && v > A(-1) && u < fw && v < fh)) continue;
-        const A a = static_cast<A>(attn[l * weights.stride(3) + p * weights.stride(4)]);
+        const A a = static_cast<A>(attn[p * attn_point]);
         const A u0f = std::floor(u), v0f = std::floor(v);
         const A fu = u - u0f, fv = v - v0f;
         const index_t u0 = static_cast<index_t>(u0f), v0 = static_cast<index_t>(v0f);
         const bool left = u0 >= 0, right = u0 + 1 < width, top = v0 >= 0, bottom = v0 + 1 < height;
         const index_t col0 = left ? u0 : 0, col1 = right ? u0 + 1 : u0;
-        const index_t row0 = top ? v0 : 0, row1 = bottom ? v0 + 1 : v0;
-        const A w00 = (top && left) ? (A(1) - fv) * (A(1) - fu) * a : A(0);
-        const A w01 = (top && right) ? (A(1) - fv) * fu * a : A(0);
-        const A w10 = (bottom && left) ? fv * (A(1) - fu) * a : A(0);
-        const A w11 = (bottom && right) ? fv * fu * a : A(0);
-        const T* p00 = level_base + (row0 * width + col0) * pixel_stride;
-        const T* p01 = level_base + (row0 * width + col1) * pixel_stride;
-        const T* p10 = level_base + (row1 * width + col0) * pixel_stride;
-        const T* p11 = level_base + (row1 * width + col1) * pixel_stride;
-        for (int c = 0; c < Chunk; ++c) {
-          const index_t o = c * channel_stride;
-          acc[c] += w00 * static_cast<A>(p00[o]) + w01 * static_cast<A>(p01[o]) + w10 * static_cast<A>(p10[o]) +
-                    w11 * static_cast<A>(p11[o]);
-        }
+        const T* row0 = level_base + (top ? v0 : 0) * width * pixel_stride;
+        const T* row1 = level_base + (bottom ? v0 + 1 : v0) * width * pixel_stride;
+        acc00.template add_scaled<UnitChannelStride>((top && left) ? (A(1) - fv) * (A(1) - fu) * a : A(0),
+                                                    row0 + col0 * pixel_stride, channel_stride);
+        acc01.template add_scaled<UnitChannelStride>((top && right) ? (A(1) - fv) * fu * a : A(0),
+                                                    row0 + col1 * pixel_stride, channel_stride);
+        acc10.template add_scaled<UnitChannelStride>((bottom && left) ? fv * (A(1) - fu) * a : A(0),
+                                                    row1 + col0 * pixel_stride, channel_stride);
+        acc11.template add_scaled<UnitChannelStride>((bottom && right) ? fv * fu * a : A(0),
+                                                    row1 + col1 * pixel_stride, channel_stride);
       }
     }
-    for (int c = 0; c < Chunk; ++c) out(element.b, element.q, element.column + c) = static_cast<T>(acc[c]);
+    acc00 += acc01;
+    acc10 += acc11;
+    acc00 += acc10;
+    for (int c = 0; c < Chunk; ++c) out(element.b, element.q, element.column + c) = static_cast<T>(acc00[c]);
   }
 };
 

@@ -20,7 +20,7 @@ struct msda_element {
 };
 
 template <int Chunk, class T>
-VOXFORMER_HOST_DEVICE msda_element<T> locate_msda_element(index_t e, const tensor_view<const T, 4>& value,
+VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE msda_element<T> locate_msda_element(index_t e, const tensor_view<const T, 4>& value,
                                                           const tensor_view<const T, 6>& locations,
                                                           const tensor_view<const T, 5>& weights) {
   const index_t heads = value.extent(2), chunks = value.extent(3) / Chunk, queries = locations.extent(1);

@@ -1,0 +1,59 @@
+//! @file Shared benchmark inputs: VoxFormer-sized MSDA problems with two location distributions.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace bench {
+
+//! "uniform": locations uniform in [−0.1, 1.1] (≈ 24 % of 2-D taps outside); "realistic": a reference point
+//! inside the map plus offsets of a few cells, as trained deformable attention produces.
+enum class distribution { uniform, realistic };
+
+struct msda_problem {
+  long B, S, Q, H, D, L, P;
+  int dims;
+  std::vector<std::int64_t> shapes, starts;
+  std::vector<float> value, locations, weights, out;
+
+  msda_problem(int dims_, long B_, long Q_, long H_, long D_, long P_, std::vector<std::int64_t> level_shapes,
+               distribution where)
+      : B(B_), S(0), Q(Q_), H(H_), D(D_), L(1), P(P_), dims(dims_), shapes(std::move(level_shapes)) {
+    S = 1;
+    for (auto e : shapes) S *= e;
+    starts = {0};
+    std::mt19937 gen(42);
+    std::normal_distribution<float> normal;
+    std::uniform_real_distribution<float> unit(0.f, 1.f), wide(-0.1f, 1.1f);
+    value.resize(static_cast<std::size_t>(B * S * H * D));
+    for (auto& v : value) v = normal(gen);
+    const long taps = B * Q * H * L * P;
+    locations.resize(static_cast<std::size_t>(taps * dims));
+    for (long q = 0; q < B * Q; ++q) {
+      float centre[3];
+      for (int a = 0; a < dims; ++a) centre[a] = unit(gen);
+      for (long t = 0; t < H * L * P; ++t)
+        for (int a = 0; a < dims; ++a) {
+          // Offsets of up to ±4 cells along each axis of the level (axis order h, w, z → location y, x, z).
+          const long cells = shapes[dims == 2 ? 1 - a : (a == 0 ? 1 : a == 1 ? 0 : 2)];
+          const float offset = (unit(gen) - 0.5f) * 8.f / static_cast<float>(cells);
+          locations[static_cast<std::size_t>((q * H * L * P + t) * dims + a)] =
+              where == distribution::uniform ? wide(gen) : centre[a] + offset;
+        }
+    }
+    weights.assign(static_cast<std::size_t>(taps), 1.f / static_cast<float>(L * P));
+    out.resize(static_cast<std::size_t>(B * Q * H * D));
+  }
+
+  long head_samples() const { return B * Q * H * L * P; }
+};
+
+inline void report_head_samples(benchmark::State& state, const msda_problem& p) {
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * p.head_samples());
+  state.counters["head_samples"] = static_cast<double>(p.head_samples());
+}
+
+}  // namespace bench

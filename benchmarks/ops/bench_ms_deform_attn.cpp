@@ -1,0 +1,85 @@
+// Multi-scale deformable attention at VoxFormer sizes: ours (1 and 2 threads) against the straightforward
+// per-channel reference loop, interleaved in one run. items_per_second = head-samples/s.
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+
+#include "bench_common.hpp"
+#include "support/reference_ops.hpp"
+#include "voxformer/backend/cpu/cpu_executor.hpp"
+#include "voxformer/ops/msda/ms_deform_attn.hpp"
+#include "voxformer/ops/msda/ms_deform_attn_3d.hpp"
+
+namespace {
+
+using bench::distribution;
+using bench::msda_problem;
+
+// Sizes (spec §1, perf-anchors): cross-attention T = 5 cameras × 20 000 queries, S = 1 camera; one 24×77
+// level, 8 heads × 16 channels, 8 points. 3-D self-attention: 2 queue slots × 262 144 voxels, 128×128×16.
+msda_problem& problem(int which, distribution where) {
+  static std::map<std::pair<int, int>, std::unique_ptr<msda_problem>> cache;
+  auto& slot = cache[{which, static_cast<int>(where)}];
+  if (!slot) {
+    switch (which) {
+      case 0: slot = std::make_unique<msda_problem>(2, 5, 20000, 8, 16, 8, std::vector<std::int64_t>{24, 77}, where); break;
+      case 1: slot = std::make_unique<msda_problem>(2, 1, 20000, 8, 16, 8, std::vector<std::int64_t>{24, 77}, where); break;
+      default: slot = std::make_unique<msda_problem>(3, 2, 262144, 8, 16, 8, std::vector<std::int64_t>{128, 128, 16}, where);
+    }
+  }
+  return *slot;
+}
+
+const char* const size_names[] = {"voxformer_T_cross", "voxformer_S_cross", "voxformer_self3d"};
+
+void run_ours(benchmark::State& state, int which, distribution where) {
+  auto& p = problem(which, where);
+  const voxformer::cpu_executor executor{static_cast<int>(state.range(0))};
+  const auto value = voxformer::make_view<4>(p.value.data(), {p.B, p.S, p.H, p.D});
+  const auto shapes = voxformer::make_view<2>(p.shapes.data(), {1, p.dims});
+  const auto starts = voxformer::make_view<1>(p.starts.data(), {1});
+  const auto loc = voxformer::make_view<6>(p.locations.data(), {p.B, p.Q, p.H, p.L, p.P, p.dims});
+  const auto w = voxformer::make_view<5>(p.weights.data(), {p.B, p.Q, p.H, p.L, p.P});
+  const auto out = voxformer::make_view<3>(p.out.data(), {p.B, p.Q, p.H * p.D});
+  for (auto _ : state) {
+    if (p.dims == 2) voxformer::ms_deform_attn(executor, value, shapes, starts, loc, w, out);
+    else voxformer::ms_deform_attn_3d(executor, value, shapes, starts, loc, w, out);
+    benchmark::DoNotOptimize(p.out.data());
+    benchmark::ClobberMemory();
+  }
+  bench::report_head_samples(state, p);
+}
+
+void run_reference_loop(benchmark::State& state, int which, distribution where) {
+  auto& p = problem(which, where);
+  std::vector<reference::level> levels = {{p.shapes[0], p.shapes[1], p.dims == 3 ? p.shapes[2] : 1, 0}};
+  for (auto _ : state) {
+    if (p.dims == 2)
+      reference::msda_bilinear<float>(p.value.data(), levels, p.locations.data(), p.weights.data(), p.out.data(), p.B,
+                                      p.S, p.Q, p.H, p.D, p.P);
+    else
+      reference::msda_trilinear<float>(p.value.data(), levels, p.locations.data(), p.weights.data(), p.out.data(),
+                                       p.B, p.S, p.Q, p.H, p.D, p.P);
+    benchmark::DoNotOptimize(p.out.data());
+    benchmark::ClobberMemory();
+  }
+  bench::report_head_samples(state, p);
+}
+
+const bool registered = [] {
+  for (int which : {0, 1, 2})
+    for (auto where : {distribution::realistic, distribution::uniform}) {
+      const std::string suffix = std::string(size_names[which]) +
+                                 (where == distribution::uniform ? "/uniform" : "/realistic");
+      benchmark::RegisterBenchmark(("msda_ours/" + suffix).c_str(), run_ours, which, where)
+          ->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+      // The reference loop is serial; at the 3-D self size one iteration takes seconds, so it runs once.
+      auto* ref = benchmark::RegisterBenchmark(("msda_reference_loop/" + suffix).c_str(), run_reference_loop, which, where);
+      ref->Unit(benchmark::kMillisecond)->UseRealTime();
+      if (which == 2) ref->Iterations(1);
+    }
+  return true;
+}();
+
+}  // namespace
