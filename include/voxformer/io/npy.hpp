@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,9 @@ inline std::string npy_descr(dtype t) {
                     : t.kind == scalar_kind::signed_int ? 'i'
                     : t.kind == scalar_kind::unsigned_int ? 'u'
                                                         : 'b';
-  return std::string(t.bits == 8 ? "|" : "<") + kind + std::to_string(t.bits / 8);
+  std::ostringstream descr;  // (not string concatenation: GCC 12 warns falsely on it, -Wrestrict)
+  descr << (t.bits == 8 ? '|' : '<') << kind << t.bits / 8;
+  return descr.str();
 }
 
 //! Value of `'key':` in the header dictionary, up to the next top-level comma or closing brace.

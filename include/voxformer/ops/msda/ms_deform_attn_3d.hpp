@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "voxformer/core/channel_vector.hpp"
 #include "voxformer/ops/msda/msda_arguments.hpp"
 
 namespace voxformer {
@@ -30,7 +31,7 @@ struct ms_deform_attn_trilinear {
     const index_t channel_stride = UnitChannelStride ? 1 : value.stride(3);
     const index_t coord_stride = locations.stride(5);
 
-    A acc[Chunk] = {};
+    detail::channel_vector<A, Chunk> acc;
     for (int l = 0; l < levels.count; ++l) {
       // Axis order of a sample: 0 = h (from location y), 1 = w (from location x), 2 = z.
       const index_t size[3] = {levels.extent[l][0], levels.extent[l][1], levels.extent[l][2]};
@@ -65,12 +66,7 @@ struct ms_deform_attn_trilinear {
           corner[n] = level_base + ((idx[0][ih] * size[1] + idx[1][iw]) * size[2] + idx[2][iz]) * pixel_stride;
           weight[n] = frac[0][ih] * frac[1][iw] * frac[2][iz] * a;
         }
-        for (int c = 0; c < Chunk; ++c) {
-          const index_t o = c * channel_stride;
-          A sum = 0;
-          for (int n = 0; n < 8; ++n) sum += weight[n] * static_cast<A>(corner[n][o]);
-          acc[c] += sum;
-        }
+        for (int n = 0; n < 8; ++n) acc.template add_scaled<UnitChannelStride>(weight[n], corner[n], channel_stride);
       }
     }
     for (int c = 0; c < Chunk; ++c) out(element.b, element.q, element.column + c) = static_cast<T>(acc[c]);

@@ -19,11 +19,11 @@ struct any_child_occupied {
     const index_t cy = coarse.extent(1), cz = coarse.extent(2);
     const index_t x = k / (cy * cz), y = (k / cz) % cy, z = k % cz;
     const index_t fx = fine.extent(0) / coarse.extent(0), fy = fine.extent(1) / cy, fz = fine.extent(2) / cz;
-    std::uint8_t occupied = 0;
+    bool occupied = false;
     for (index_t i = 0; i < fx; ++i)
       for (index_t j = 0; j < fy; ++j)
-        for (index_t l = 0; l < fz; ++l) occupied |= fine(x * fx + i, y * fy + j, z * fz + l) != 0 ? 1 : 0;
-    coarse(x, y, z) = occupied;
+        for (index_t l = 0; l < fz; ++l) occupied = occupied || fine(x * fx + i, y * fy + j, z * fz + l) != 0;
+    coarse(x, y, z) = occupied ? 1 : 0;
   }
 };
 
