@@ -68,7 +68,7 @@ inline kitti_calibration read_kitti_calibration(const std::filesystem::path& pat
                     path.string(), "' needs a row '", key, ":' with 12 numbers");
     return projection_matrix(Eigen::Map<const projection_matrix>(it->second.data()));
   };
-  for (int i = 0; i < 4; ++i) calib.p[i] = matrix("P" + std::to_string(i));
+  for (int i = 0; i < 4; ++i) calib.p[i] = matrix(std::string{'P', static_cast<char>('0' + i)});
   calib.tr = Eigen::Matrix4d::Identity();
   calib.tr.topRows<3>() = matrix("Tr");
   return calib;

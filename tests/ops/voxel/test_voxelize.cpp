@@ -54,7 +54,7 @@ TYPED_TEST_SUITE(Voxelize, families);
 TYPED_TEST(Voxelize, MatchesBruteForceInBothConventions) {
   const auto pts = random_points(20000, 1);
   std::vector<std::uint32_t> labels(pts.size() / 4);
-  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = (i % 97 == 0) ? 0x10000u : 40u + (i % 3);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = (i % 97 == 0) ? 0x10000u : static_cast<std::uint32_t>(40 + i % 3);
   const long n = static_cast<long>(labels.size());
   for (auto convention : {z_convention::voxformer, z_convention::semantickitti_pre_fix})
     for (int threads : {1, 2}) {

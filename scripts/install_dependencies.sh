@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building voxformer's tests, examples and benchmarks needs on Debian 12, if it is missing:
+# Eigen 3.4, the DLPack header, GoogleTest and Google Benchmark. `--with-torch` adds PyTorch and NumPy
+# (only needed to regenerate test fixtures or to run the PyTorch benchmark baseline).
+set -euo pipefail
+
+packages=()
+[ -f /usr/include/eigen3/Eigen/Core ] || packages+=(libeigen3-dev)
+[ -f /usr/include/dlpack/dlpack.h ] || packages+=(libdlpack-dev)
+[ -f /usr/include/gtest/gtest.h ] || packages+=(libgtest-dev)
+[ -f /usr/include/benchmark/benchmark.h ] || packages+=(libbenchmark-dev)
+command -v cmake > /dev/null || packages+=(cmake)
+command -v g++ > /dev/null || packages+=(g++)
+if [ "${1:-}" = "--with-torch" ]; then
+  /usr/bin/python3 -c "import torch, numpy" 2> /dev/null || packages+=(python3-torch python3-numpy)
+fi
+[ ${#packages[@]} -eq 0 ] && exit 0
+
+echo "installing: ${packages[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo > /dev/null || { echo "need root (or sudo) to install: ${packages[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" > /dev/null
