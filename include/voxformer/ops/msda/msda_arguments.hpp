@@ -24,7 +24,9 @@ VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE msda_element<T> locate_msda_element(
                                                           const tensor_view<const T, 6>& locations,
                                                           const tensor_view<const T, 5>& weights) {
   const index_t heads = value.extent(2), chunks = value.extent(3) / Chunk, queries = locations.extent(1);
-  const index_t c0 = (e % chunks) * Chunk, h = (e / chunks) % heads, bq = e / (chunks * heads);
+  // One chunk per head is the common case (head_dim 16): skip a 64-bit division there.
+  const index_t c0 = chunks == 1 ? 0 : (e % chunks) * Chunk, hq = chunks == 1 ? e : e / chunks;
+  const index_t h = hq % heads, bq = hq / heads;
   const index_t b = bq / queries, q = bq % queries;
   return {b, q, h * value.extent(3) + c0, value.data() + value.offset(b, 0, h, c0),
           locations.data() + locations.offset(b, q, h, 0, 0, 0), weights.data() + weights.offset(b, q, h, 0, 0)};
