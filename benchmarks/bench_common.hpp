@@ -10,7 +10,8 @@
 namespace bench {
 
 //! "uniform": locations uniform in [−0.1, 1.1] (≈ 24 % of 2-D taps outside); "realistic": a reference point
-//! inside the map plus offsets of a few cells, as trained deformable attention produces.
+//! inside the map plus offsets of a few cells, as trained deformable attention produces — a random point for
+//! cross-attention, the query's own cell for self-attention (queries = the map's cells).
 enum class distribution { uniform, realistic };
 
 struct msda_problem {
@@ -32,9 +33,17 @@ struct msda_problem {
     for (auto& v : value) v = normal(gen);
     const long taps = B * Q * H * L * P;
     locations.resize(static_cast<std::size_t>(taps * dims));
+    const bool self_attention = Q == S;  // the queries are the map's own cells: each samples around itself
     for (long q = 0; q < B * Q; ++q) {
       float centre[3];
       for (int a = 0; a < dims; ++a) centre[a] = unit(gen);
+      if (self_attention) {
+        // Cell q = (ih·w + iw)·z + iz sits at location ((iw+0.5)/w, (ih+0.5)/h, (iz+0.5)/z).
+        const long cell = q % Q, z = dims == 3 ? shapes[2] : 1;
+        const long ih = cell / (shapes[1] * z), iw = (cell / z) % shapes[1], iz = cell % z;
+        const long index[3] = {iw, ih, iz}, extent[3] = {shapes[1], shapes[0], z};
+        for (int a = 0; a < dims; ++a) centre[a] = (static_cast<float>(index[a]) + 0.5f) / static_cast<float>(extent[a]);
+      }
       for (long t = 0; t < H * L * P; ++t)
         for (int a = 0; a < dims; ++a) {
           // Offsets of up to ±4 cells along each axis of the level (axis order h, w, z → location y, x, z).

@@ -74,10 +74,11 @@ const bool registered = [] {
                                  (where == distribution::uniform ? "/uniform" : "/realistic");
       benchmark::RegisterBenchmark(("msda_ours/" + suffix).c_str(), run_ours, which, where)
           ->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-      // The reference loop is serial; at the 3-D self size one iteration takes seconds, so it runs once.
-      auto* ref = benchmark::RegisterBenchmark(("msda_reference_loop/" + suffix).c_str(), run_reference_loop, which, where);
-      ref->Unit(benchmark::kMillisecond)->UseRealTime();
-      if (which == 2) ref->Iterations(1);
+      // The reference loop is serial; at the 3-D self size one iteration takes over 30 s, so it is left out.
+      if (which != 2)
+        benchmark::RegisterBenchmark(("msda_reference_loop/" + suffix).c_str(), run_reference_loop, which, where)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
     }
   return true;
 }();

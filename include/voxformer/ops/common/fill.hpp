@@ -18,7 +18,11 @@ struct fill_elements {
 template <class Executor, class T, int Rank>
 void fill(const Executor& executor, const tensor_view<T, Rank>& view, T value) {
   expect_accessible("voxformer::fill", "view", executor, view);
-  parallel_for(executor, view.size(), kernels::fill_elements<tensor_view<T, Rank>>{view, value});
+  if (view.is_contiguous())  // a flat index needs no unravelling
+    parallel_for(executor, view.size(),
+                 kernels::fill_elements<tensor_view<T, 1>>{tensor_view<T, 1>(view.data(), {view.size()}), value});
+  else
+    parallel_for(executor, view.size(), kernels::fill_elements<tensor_view<T, Rank>>{view, value});
 }
 
 }  // namespace voxformer

@@ -13,15 +13,13 @@ namespace voxformer {
 namespace kernels {
 
 template <class Source, class Indices, class Out>
-struct gather_row_elements {
+struct gather_row {
   Source source;    // [N, C]
   Indices indices;  // [R]
   Out out;          // [R, C]
-  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
-    const index_t channels = out.extent(1);
-    const index_t r = e / channels, c = e % channels;
-    const index_t k = static_cast<index_t>(indices(r));
-    out(r, c) = k >= 0 ? source(k, c) : typename Out::value_type(0);
+  VOXFORMER_HOST_DEVICE void operator()(index_t r) const {  // one element = one row
+    const auto k = static_cast<index_t>(indices(r));
+    for (index_t c = 0; c < out.extent(1); ++c) out(r, c) = k >= 0 ? source(k, c) : typename Out::value_type(0);
   }
 };
 
@@ -66,7 +64,7 @@ void gather_rows(const Executor& executor, Source&& source, Indices&& indices, O
   expect_accessible(op, "out", executor, dst);
   expect_disjoint(op, "out", dst, "source", src);
   detail::check_indices(op, "indices", idx, src.extent(0), true, false);
-  parallel_for(executor, dst.size(), kernels::gather_row_elements<decltype(src), decltype(idx), decltype(dst)>{src, idx, dst});
+  parallel_for(executor, dst.extent(0), kernels::gather_row<decltype(src), decltype(idx), decltype(dst)>{src, idx, dst});
 }
 
 }  // namespace voxformer

@@ -13,13 +13,13 @@ namespace voxformer {
 
 namespace kernels {
 
+// One element = one row: the channel loop is contiguous for row-major tensors and needs no index division.
 template <class Token, class Volume>
 struct broadcast_token {
   Token token;    // [C]
   Volume volume;  // [N, C]
-  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
-    const index_t channels = volume.extent(1);
-    volume(e / channels, e % channels) = token(e % channels);
+  VOXFORMER_HOST_DEVICE void operator()(index_t row) const {
+    for (index_t c = 0; c < volume.extent(1); ++c) volume(row, c) = token(c);
   }
 };
 
@@ -28,10 +28,9 @@ struct scatter_seed_rows {
   Seed seed;        // [n, C]
   Indices indices;  // [n]
   Volume volume;    // [N, C]
-  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
-    const index_t channels = seed.extent(1);
-    const index_t i = e / channels, c = e % channels;
-    volume(static_cast<index_t>(indices(i)), c) = seed(i, c);
+  VOXFORMER_HOST_DEVICE void operator()(index_t i) const {
+    const auto row = static_cast<index_t>(indices(i));
+    for (index_t c = 0; c < seed.extent(1); ++c) volume(row, c) = seed(i, c);
   }
 };
 
@@ -64,8 +63,8 @@ void scatter_with_mask_token(const Executor& executor, Seed&& seed, Unmasked&& u
   expect_disjoint(op, "volume", vol, "seed", s);
   expect_disjoint(op, "volume", vol, "mask_token", tok);
   detail::check_indices(op, "unmasked", idx, vol.extent(0), false, true);
-  parallel_for(executor, vol.size(), kernels::broadcast_token<decltype(tok), decltype(vol)>{tok, vol});
-  parallel_for(executor, s.size(), kernels::scatter_seed_rows<decltype(s), decltype(idx), decltype(vol)>{s, idx, vol});
+  parallel_for(executor, vol.extent(0), kernels::broadcast_token<decltype(tok), decltype(vol)>{tok, vol});
+  parallel_for(executor, s.extent(0), kernels::scatter_seed_rows<decltype(s), decltype(idx), decltype(vol)>{s, idx, vol});
 }
 
 }  // namespace voxformer
