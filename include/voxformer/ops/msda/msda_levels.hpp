@@ -12,9 +12,6 @@ namespace voxformer {
 
 inline constexpr int msda_max_levels = 16;
 
-//! Pixel indices inside one level are 32-bit (value rows overall are 64-bit).
-inline constexpr index_t msda_max_level_size = 2147483647;
-
 //! Per level: extents (height, width[, depth]) and first row in the value tensor. Levels are small host
 //! metadata (as in every public MSDA kernel's launch), so they travel by value, not through device memory.
 struct msda_levels {
@@ -52,8 +49,6 @@ msda_levels read_levels(const char* op, Shapes&& spatial_shapes, Starts&& level_
       require(levels.extent[l][a] > 0, op, ": level ", l, " has a non-positive extent ", levels.extent[l][a]);
       size *= levels.extent[l][a];
     }
-    require(size <= msda_max_level_size, op, ": level ", l, " has ", size, " cells; at most ", msda_max_level_size,
-            " are supported per level");
     levels.start[l] = static_cast<index_t>(starts(l));
     require(levels.start[l] == expected_start, op, ": level_start[", l, "] is ", levels.start[l],
             " but the levels before it cover ", expected_start, " rows");
