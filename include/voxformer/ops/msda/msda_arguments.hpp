@@ -20,9 +20,9 @@ struct msda_element {
 };
 
 template <int Chunk, class T>
-VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE msda_element<T> locate_msda_element(index_t e, const tensor_view<const T, 4>& value,
-                                                          const tensor_view<const T, 6>& locations,
-                                                          const tensor_view<const T, 5>& weights) {
+VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE msda_element<T> locate_msda_element(
+    index_t e, const tensor_view<const T, 4>& value, const tensor_view<const T, 6>& locations,
+    const tensor_view<const T, 5>& weights) {
   const index_t heads = value.extent(2), chunks = value.extent(3) / Chunk, queries = locations.extent(1);
   // One chunk per head is the common case (head_dim 16): skip a 64-bit division there.
   const index_t c0 = chunks == 1 ? 0 : (e % chunks) * Chunk, hq = chunks == 1 ? e : e / chunks;

@@ -28,25 +28,26 @@ struct gather_camera_point {
   }
 };
 
-//! Cameras are summed in ascending order, as the original's per-camera `slots +=` loop does.
+//! One element = one query row (no index division per value). Cameras are summed in ascending order, as
+//! the original's per-camera `slots +=` loop does.
 template <class Rows, class RowOf, class Out>
 struct camera_mean {
   Rows rows;     // [R, C]
   RowOf row_of;  // [K, Q]
   Out out;       // [Q, C]
-  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
+  VOXFORMER_HOST_DEVICE void operator()(index_t q) const {
     using T = typename Out::value_type;
-    const index_t channels = out.extent(1);
-    const index_t q = e / channels, c = e % channels;
-    T sum = 0;
     index_t count = 0;
-    for (index_t k = 0; k < row_of.extent(0); ++k) {
-      const auto row = static_cast<index_t>(row_of(k, q));
-      if (row < 0) continue;
-      sum += rows(row, c);
-      ++count;
+    for (index_t k = 0; k < row_of.extent(0); ++k) count += row_of(k, q) >= 0 ? 1 : 0;
+    const T divisor = static_cast<T>(count > 0 ? count : 1);
+    for (index_t c = 0; c < out.extent(1); ++c) {
+      T sum = 0;
+      for (index_t k = 0; k < row_of.extent(0); ++k) {
+        const auto row = static_cast<index_t>(row_of(k, q));
+        if (row >= 0) sum += rows(row, c);
+      }
+      out(q, c) = sum / divisor;
     }
-    out(q, c) = sum / static_cast<T>(count > 0 ? count : 1);
   }
 };
 
@@ -99,7 +100,7 @@ void camera_scatter_mean(const Executor& executor, Rows&& rows, RowOf&& row_of, 
   expect_accessible(op, "out", executor, dst);
   expect_disjoint(op, "out", dst, "rows", src);
   detail::check_row_of(op, map, src.extent(0));
-  parallel_for(executor, dst.size(), kernels::camera_mean<decltype(src), decltype(map), decltype(dst)>{src, map, dst});
+  parallel_for(executor, dst.extent(0), kernels::camera_mean<decltype(src), decltype(map), decltype(dst)>{src, map, dst});
 }
 
 }  // namespace voxformer
