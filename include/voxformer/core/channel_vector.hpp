@@ -9,12 +9,9 @@
 #include <type_traits>
 
 #include "voxformer/core/config.hpp"
+#include "voxformer/core/lanes.hpp"
 
 namespace voxformer::detail {
-
-#if !defined(__CUDA_ARCH__) && defined(__GNUC__)
-#define VOXFORMER_GNU_VECTORS 1
-#endif
 
 template <class A, int N>
 struct channel_vector {
@@ -38,6 +35,18 @@ struct channel_vector {
     }
 #endif
     for (int c = 0; c < N; ++c) lanes[c] += w * static_cast<A>(src[Unit ? c : c * stride]);
+  }
+
+  //! dst[0, s, 2s, …, (N−1)s] = lanes, converted to T; one vector store when `Unit` and T is A.
+  template <bool Unit, class T>
+  VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE void store(T* dst, index_t stride) const {
+#if defined(VOXFORMER_GNU_VECTORS)
+    if constexpr (Unit && std::is_same_v<T, A>) {
+      std::memcpy(dst, &lanes, sizeof(lanes));  // unaligned store
+      return;
+    }
+#endif
+    for (int c = 0; c < N; ++c) dst[Unit ? c : c * stride] = static_cast<T>(lanes[c]);
   }
 
   VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE A operator[](int c) const { return lanes[c]; }

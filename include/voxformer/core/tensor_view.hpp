@@ -64,9 +64,11 @@ class tensor_view {
   template <class... I>
   VOXFORMER_HOST_DEVICE index_t offset(I... indices) const {
     static_assert(sizeof...(I) == Rank, "voxformer::tensor_view: one index per dimension");
-    const index_t idx[Rank] = {static_cast<index_t>(indices)...};
+    // A fold, not an index array: GCC vectorises the array form through the stack, and the reload then
+    // waits on the scalar stores (a store-forwarding stall in every kernel element).
     index_t off = 0;
-    for (int d = 0; d < Rank; ++d) off += idx[d] * strides_[d];
+    int d = 0;
+    ((off += static_cast<index_t>(indices) * strides_[d++]), ...);
     return off;
   }
 

@@ -134,3 +134,63 @@ TEST(MsDeformAttn, DynamicTensorWithWrongDtypeIsRejected) {
 }
 
 }  // namespace
+
+namespace {
+
+// Every loop shape of the kernel against brute force: head groups of 8 (heads 8 and 16) and single heads
+// (3), one and two channel chunks per head, point counts that fill, miss and overrun one batch of lanes.
+TEST(MsDeformAttn, HeadGroupsAndPartialPointBatchesMatchBruteForce) {
+  for (long heads : {8L, 16L, 3L})
+    for (long dh : {16L, 32L})
+      for (long points : {3L, 8L, 11L}) {
+        SCOPED_TRACE("heads " + std::to_string(heads) + ", head_dim " + std::to_string(dh) + ", points " +
+                     std::to_string(points));
+        const auto c = msda_case<float>::random(2, 2, 37, heads, dh, points, {6, 9, 3, 5},
+                                                static_cast<unsigned>(heads * 100 + dh + points));
+        test::expect_close(c.run<test::view_family>({2}), c.reference_output(), abs_tol, rel_tol);
+      }
+}
+
+// Locations stored [B, Q, heads, L, 2, P] and an output with padded rows: neither is packed, so the
+// strided loads and stores run, read in place.
+TEST(MsDeformAttn, StridedLocationsAndOutputReadInPlace) {
+  const auto c = msda_case<float>::random(2, 1, 21, 8, 16, 8, {5, 7}, 9);
+  std::vector<float> planar(c.locations.size());
+  for (long t = 0; t < c.Q * c.H; ++t)
+    for (long p = 0; p < c.P; ++p)
+      for (long a = 0; a < 2; ++a) planar[(t * 2 + a) * c.P + p] = c.locations[(t * c.P + p) * 2 + a];
+  const long row = c.H * c.D + 5;
+  std::vector<float> padded(static_cast<std::size_t>(c.Q * row), -777.f);
+  const std::int64_t shapes[] = {5, 7}, starts[] = {0};
+  voxformer::ms_deform_attn(
+      voxformer::cpu_executor{2}, voxformer::make_view<4>(c.value.data(), {1, c.S, c.H, c.D}),
+      voxformer::make_view<2>(shapes, {1, 2}), voxformer::make_view<1>(starts, {1}),
+      voxformer::tensor_view<const float, 6>(planar.data(), {1, c.Q, c.H, 1, c.P, 2},
+                                             {c.Q * c.H * 2 * c.P, c.H * 2 * c.P, 2 * c.P, 2 * c.P, 1, c.P}),
+      voxformer::make_view<5>(c.weights.data(), {1, c.Q, c.H, 1, c.P}),
+      voxformer::tensor_view<float, 3>(padded.data(), {1, c.Q, c.H * c.D}, {c.Q * row, row, 1}));
+  std::vector<float> out;
+  for (long q = 0; q < c.Q; ++q) {
+    out.insert(out.end(), padded.begin() + q * row, padded.begin() + q * row + c.H * c.D);
+    for (long i = c.H * c.D; i < row; ++i) ASSERT_EQ(padded[static_cast<std::size_t>(q * row + i)], -777.f);
+  }
+  test::expect_close(out, c.reference_output(), abs_tol, rel_tol);
+}
+
+TEST(MsDeformAttn, RejectsLevelsBeyondTheSupportedExtent) {
+  // Coordinates are fp32 and cells 32-bit: an extent above 2^24 is refused before anything is read.
+  std::vector<float> value(16), locations(4), weights(2), out(8);
+  const std::int64_t shapes[] = {1, (std::int64_t{1} << 24) + 1}, starts[] = {0};
+  try {
+    voxformer::ms_deform_attn(voxformer::cpu_executor{1}, voxformer::make_view<4>(value.data(), {1, 2, 1, 8}),
+                              voxformer::make_view<2>(shapes, {1, 2}), voxformer::make_view<1>(starts, {1}),
+                              voxformer::make_view<6>(locations.data(), {1, 1, 1, 1, 2, 2}),
+                              voxformer::make_view<5>(weights.data(), {1, 1, 1, 1, 2}),
+                              voxformer::make_view<3>(out.data(), {1, 1, 8}));
+    FAIL() << "an extent of 2^24 + 1 was accepted";
+  } catch (const voxformer::error& e) {
+    EXPECT_STREQ(e.what(), "voxformer::ms_deform_attn: level 0 has extent 16777217; extents must be in [1, 16777216]");
+  }
+}
+
+}  // namespace

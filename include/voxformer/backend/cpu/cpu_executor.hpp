@@ -17,6 +17,8 @@ namespace voxformer {
 
 struct cpu_executor {
   static constexpr std::string_view name = "cpu_executor";
+  //! Few threads with wide SIMD: ops give each kernel element more work (see `prefers_coarse_elements`).
+  static constexpr bool coarse_elements = true;
 
   //! Worker threads; 1 runs on the calling thread, 0 means one per hardware thread.
   int threads = 1;

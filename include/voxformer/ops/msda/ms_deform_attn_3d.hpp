@@ -3,73 +3,51 @@
 //! normalised to [0, 1], sampled at (y·h − 0.5, x·w − 0.5, z·z − 0.5) with zero padding.
 #pragma once
 
-#include <cmath>
-
-#include "voxformer/core/channel_vector.hpp"
+#include "voxformer/core/lanes.hpp"
 #include "voxformer/ops/msda/msda_arguments.hpp"
 
 namespace voxformer {
 
 namespace kernels {
 
-//! Same element decomposition and branch-free corner scheme as `ms_deform_attn_bilinear`, with 8 corners.
-template <class T, int Chunk, bool UnitChannelStride>
-struct ms_deform_attn_trilinear {
-  tensor_view<const T, 4> value;      // [B, S, heads, dh]
-  tensor_view<const T, 6> locations;  // [B, Q, heads, L, P, 3]
-  tensor_view<const T, 5> weights;    // [B, Q, heads, L, P]
-  tensor_view<T, 3> out;              // [B, Q, heads·dh]
-  msda_levels levels;
+//! Trilinear corners of a batch of points, with the same range test and zero-weight scheme as
+//! `bilinear_corners`.
+struct trilinear_corners {
+  static constexpr int dims = 3, corners = 8;
 
-  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
-    using A = detail::accumulate_t<T>;
-    const auto element = locate_msda_element<Chunk>(e, value, locations, weights);
-    const T* value_head = element.value_head;
-    const T* loc = element.locations;
-    const T* attn = element.weights;
-    const index_t points = locations.extent(4), pixel_stride = value.stride(1);
-    const index_t channel_stride = UnitChannelStride ? 1 : value.stride(3);
-    const index_t coord_stride = locations.stride(5);
-
-    detail::channel_vector<A, Chunk> acc;
-    for (int l = 0; l < levels.count; ++l) {
-      // Axis order of a sample: 0 = h (from location y), 1 = w (from location x), 2 = z.
-      const index_t size[3] = {levels.extent[l][0], levels.extent[l][1], levels.extent[l][2]};
-      const T* level_base = value_head + levels.start[l] * pixel_stride;
-      for (index_t p = 0; p < points; ++p) {
-        const T* xyz = loc + l * locations.stride(3) + p * locations.stride(4);
-        const T coord[3] = {xyz[coord_stride], xyz[0], xyz[2 * coord_stride]};
-        A pos[3];
-        bool inside = true;
-        for (int a = 0; a < 3; ++a) {
-          pos[a] = static_cast<A>(coord[a]) * static_cast<A>(size[a]) - A(0.5);
-          inside = inside && pos[a] > A(-1) && pos[a] < static_cast<A>(size[a]);
-        }
-        if (!inside) continue;
-        const A a = static_cast<A>(attn[l * weights.stride(3) + p * weights.stride(4)]);
-        index_t idx[3][2];
-        A frac[3][2];
-        for (int ax = 0; ax < 3; ++ax) {
-          const A lo = std::floor(pos[ax]);
-          const index_t i0 = static_cast<index_t>(lo);
-          const A f = pos[ax] - lo;
-          const bool lo_ok = i0 >= 0, hi_ok = i0 + 1 < size[ax];
-          idx[ax][0] = lo_ok ? i0 : 0;
-          idx[ax][1] = hi_ok ? i0 + 1 : i0;
-          frac[ax][0] = lo_ok ? A(1) - f : A(0);
-          frac[ax][1] = hi_ok ? f : A(0);
-        }
-        const T* corner[8];
-        A weight[8];
-        for (int n = 0; n < 8; ++n) {
-          const int ih = n >> 2, iw = (n >> 1) & 1, iz = n & 1;
-          corner[n] = level_base + ((idx[0][ih] * size[1] + idx[1][iw]) * size[2] + idx[2][iz]) * pixel_stride;
-          weight[n] = frac[0][ih] * frac[1][iw] * frac[2][iz] * a;
-        }
-        for (int n = 0; n < 8; ++n) acc.template add_scaled<UnitChannelStride>(weight[n], corner[n], channel_stride);
-      }
+  //! coord = (x along w, y along h, z along z) ∈ [0, 1]; extent = (h, w, z); rows are cells (ih·w + iw)·z + iz;
+  //! corner n takes the upper neighbour along h if bit 2 is set, along w if bit 1, along z if bit 0.
+  template <class A, class F, class I>
+  VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE static void locate(const F (&coord)[3], const F& attn,
+                                                                 const index_t (&extent)[3], I (&row)[8],
+                                                                 F (&weight)[8]) {
+    const int size[3] = {static_cast<int>(extent[0]), static_cast<int>(extent[1]), static_cast<int>(extent[2])};
+    F pos[3] = {coord[1] * static_cast<A>(size[0]) - A(0.5), coord[0] * static_cast<A>(size[1]) - A(0.5),
+                coord[2] * static_cast<A>(size[2]) - A(0.5)};
+    auto inside = (pos[0] > A(-1)) & (pos[0] < static_cast<A>(size[0]));
+    for (int axis = 1; axis < 3; ++axis)
+      inside = inside & (pos[axis] > A(-1)) & (pos[axis] < static_cast<A>(size[axis]));
+    const F zero{}, outside = zero - A(0.5);
+    I index[3][2];
+    F frac[3][2];
+    for (int axis = 0; axis < 3; ++axis) {
+      const F p = detail::select(inside, pos[axis], outside);
+      const I lo = detail::floor_to_int<I>(p);
+      const F f = p - detail::convert_lanes<F>(lo);
+      const auto lo_in = lo >= 0, hi_in = lo + 1 < size[axis];
+      index[axis][0] = detail::select(lo_in, lo, I{});
+      index[axis][1] = detail::select(hi_in, lo + 1, lo);
+      frac[axis][0] = detail::select(lo_in, A(1) - f, zero);
+      frac[axis][1] = detail::select(hi_in, f, zero);
     }
-    for (int c = 0; c < Chunk; ++c) out(element.b, element.q, element.column + c) = static_cast<T>(acc[c]);
+    const F a = detail::select(inside, attn, zero);
+    frac[0][0] = frac[0][0] * a;
+    frac[0][1] = frac[0][1] * a;
+    for (int n = 0; n < 8; ++n) {
+      const int ih = n >> 2, iw = (n >> 1) & 1, iz = n & 1;
+      row[n] = (index[0][ih] * size[1] + index[1][iw]) * size[2] + index[2][iz];
+      weight[n] = frac[0][ih] * frac[1][iw] * frac[2][iz];
+    }
   }
 };
 
@@ -87,8 +65,8 @@ template <class Element = deduce, class Executor, class Value, class Shapes, cla
 void ms_deform_attn_3d(const Executor& executor, Value&& value, Shapes&& spatial_shapes, Starts&& level_start,
                        Locations&& sampling_locations, Weights&& attention_weights, Out&& out) {
   using T = resolve_element_t<Element, Value, float>;
-  detail::run_msda<3, kernels::ms_deform_attn_trilinear, T>("voxformer::ms_deform_attn_3d", executor, value, spatial_shapes, level_start,
-                                              sampling_locations, attention_weights, out);
+  detail::run_msda<kernels::trilinear_corners, T>("voxformer::ms_deform_attn_3d", executor, value, spatial_shapes,
+                                                  level_start, sampling_locations, attention_weights, out);
 }
 
 }  // namespace voxformer

@@ -11,6 +11,10 @@
 namespace voxformer {
 
 inline constexpr int msda_max_levels = 16;
+//! Sampling coordinates may be fp32 and cell numbers within a level 32-bit (the value rows stay 64-bit), so a
+//! level extent must be exact in fp32 and a level's cell count must fit in int32.
+inline constexpr index_t msda_max_extent = index_t{1} << 24;
+inline constexpr index_t msda_max_level_size = (index_t{1} << 31) - 1;
 
 //! Per level: extents (height, width[, depth]) and first row in the value tensor. Levels are small host
 //! metadata (as in every public MSDA kernel's launch), so they travel by value, not through device memory.
@@ -46,9 +50,12 @@ msda_levels read_levels(const char* op, Shapes&& spatial_shapes, Starts&& level_
     index_t size = 1;
     for (int a = 0; a < 3; ++a) {
       levels.extent[l][a] = a < Dims ? static_cast<index_t>(shapes(l, a)) : 1;
-      require(levels.extent[l][a] > 0, op, ": level ", l, " has a non-positive extent ", levels.extent[l][a]);
+      require(levels.extent[l][a] > 0 && levels.extent[l][a] <= msda_max_extent, op, ": level ", l, " has extent ",
+              levels.extent[l][a], "; extents must be in [1, ", msda_max_extent, "]");
       size *= levels.extent[l][a];
     }
+    require(size <= msda_max_level_size, op, ": level ", l, " has ", size, " cells; at most ", msda_max_level_size,
+            " are supported per level");
     levels.start[l] = static_cast<index_t>(starts(l));
     require(levels.start[l] == expected_start, op, ": level_start[", l, "] is ", levels.start[l],
             " but the levels before it cover ", expected_start, " rows");
@@ -59,12 +66,12 @@ msda_levels read_levels(const char* op, Shapes&& spatial_shapes, Starts&& level_
   return levels;
 }
 
-//! Calls `launch(chunk, unit_stride)` with the widest compile-time channel chunk that divides `head_dim`
-//! (so the inner loop has a fixed trip count and vectorises) and whether channels are contiguous.
+//! Calls `launch(chunk, packed)` with the widest compile-time channel chunk that divides `head_dim` (so the
+//! inner loop has a fixed trip count and vectorises) and whether the inner strides are the packed ones.
 template <class Launch>
-void dispatch_channel_chunk(index_t head_dim, bool unit_stride, const Launch& launch) {
+void dispatch_channel_chunk(index_t head_dim, bool packed, const Launch& launch) {
   auto with_chunk = [&](auto chunk) {
-    if (unit_stride) launch(chunk, std::true_type{});
+    if (packed) launch(chunk, std::true_type{});
     else launch(chunk, std::false_type{});
   };
   if (head_dim % 16 == 0) with_chunk(std::integral_constant<int, 16>{});

@@ -1,0 +1,85 @@
+//! @file Lane-generic arithmetic: one formula, evaluated on N lanes at once on the host, one lane on a device.
+//!
+//! `lanes_t<A, N>` is a GNU vector of N elements on the host (GCC/Clang) and plain `A` when N = 1, so a
+//! per-point formula written with the helpers below runs unchanged as scalar device code and as SIMD host
+//! code (8 float lanes = one AVX register). Comparisons yield masks (bool for one lane, all-ones integer
+//! lanes for vectors); `select` is the only way masks are consumed, so both kinds behave the same.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "voxformer/core/config.hpp"
+
+#if !defined(__CUDA_ARCH__) && defined(__GNUC__)
+#define VOXFORMER_GNU_VECTORS 1
+#endif
+
+namespace voxformer::detail {
+
+template <class A, int N>
+struct lanes_of {
+  static_assert(N == 1, "voxformer: multi-lane arithmetic needs GNU vector extensions (host GCC/Clang)");
+  using type = A;
+};
+
+#if defined(VOXFORMER_GNU_VECTORS)
+template <class A, int N>
+  requires(N > 1)
+struct lanes_of<A, N> {
+  static_assert((N & (N - 1)) == 0, "voxformer: the lane count must be a power of two");
+  typedef A type __attribute__((vector_size(N * sizeof(A))));
+};
+#endif
+
+template <class A, int N>
+using lanes_t = typename lanes_of<A, N>::type;
+
+//! Lanes for per-point float math: one SIMD register on the host (8 with AVX, 4 with SSE), 1 in device code
+//! and for other types (double keeps the exact scalar path; its masks would not match 32-bit index lanes).
+template <class A>
+inline constexpr int point_lanes =
+#if defined(VOXFORMER_GNU_VECTORS) && defined(__AVX__)
+    std::is_same_v<A, float> ? 8 : 1;
+#elif defined(VOXFORMER_GNU_VECTORS)
+    std::is_same_v<A, float> ? 4 : 1;
+#else
+    1;
+#endif
+
+//! mask ? a : b, lane by lane.
+template <class M, class V>
+VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE V select(const M& mask, const V& a, const V& b) {
+  return mask ? a : b;
+}
+
+template <class V, class E>
+VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE void set_lane(V& v, int k, E value) {
+  if constexpr (std::is_arithmetic_v<V>) v = static_cast<V>(value);
+  else v[k] = value;
+}
+
+//! Lane-wise conversion between float and 32-bit integer lanes (truncating toward zero). Callers replace
+//! NaN and out-of-range values first: converting them is undefined in C++.
+template <class To, class From>
+VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE To convert_lanes(const From& v) {
+  if constexpr (std::is_arithmetic_v<From>) return static_cast<To>(v);
+  else return __builtin_convertvector(v, To);
+}
+
+//! ⌊v⌋ as 32-bit integer lanes, for finite |v| < 2^31: truncation, then one down where it rounded up.
+template <class I, class F>
+VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE I floor_to_int(const F& v) {
+  const I truncated = convert_lanes<I>(v);
+  return select(convert_lanes<F>(truncated) > v, truncated - 1, truncated);
+}
+
+//! Copies the lanes of `v` to `out[0 .. N)`.
+template <class V, class E>
+VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE void store_lanes(E* out, const V& v) {
+  static_assert(sizeof(V) % sizeof(E) == 0, "store_lanes: lanes and element type do not match");
+  std::memcpy(out, &v, sizeof(V));
+}
+
+}  // namespace voxformer::detail

@@ -1,0 +1,123 @@
+//! @file The sampling loop shared by bilinear and trilinear multi-scale deformable attention: per element,
+//! locate the corners of a batch of points (lane-generic math from the `Sampler`), then accumulate the
+//! weighted corner rows of the value map.
+#pragma once
+
+#include <cstdint>
+
+#include "voxformer/core/channel_vector.hpp"
+#include "voxformer/core/lanes.hpp"
+#include "voxformer/core/tensor_view.hpp"
+#include "voxformer/ops/msda/msda_levels.hpp"
+
+namespace voxformer::detail {
+
+//! Loads up to `point_lanes<A>` points (coordinates and attention weights) of one head and level into lanes; lanes
+//! past `n` get a coordinate far outside the map and weight 0. `Packed`: points are [P, Dims] and weights
+//! [P] contiguous, so the strides are compile-time constants and full batches load as vectors.
+template <int Dims, bool Packed, class A, class T, class F>
+VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE void load_points(const T* loc, const T* attn, int n, index_t point_stride,
+                                                             index_t coord_stride, index_t weight_stride,
+                                                             F (&coord)[Dims], F& weight) {
+  constexpr int lanes = point_lanes<A>;
+  if (Packed) point_stride = Dims, coord_stride = 1, weight_stride = 1;
+  auto load = [&](auto full) {
+    for (int k = 0; k < lanes; ++k) {
+      const bool live = decltype(full)::value || k < n;
+      for (int d = 0; d < Dims; ++d)
+        set_lane(coord[d], k, live ? static_cast<A>(loc[k * point_stride + d * coord_stride]) : A(-1));
+      set_lane(weight, k, live ? static_cast<A>(attn[k * weight_stride]) : A(0));
+    }
+  };
+  if (n == lanes) load(std::true_type{});
+  else load(std::false_type{});
+}
+
+}  // namespace voxformer::detail
+
+namespace voxformer::kernels {
+
+//! One kernel element = `Chunk` consecutive channels of `Group` consecutive heads of one (b, q).
+struct msda_element {
+  index_t b, q, h0, c0;
+};
+
+template <int Chunk, int Group, class T>
+VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE msda_element locate_msda_element(index_t e,
+                                                                            const tensor_view<const T, 4>& value,
+                                                                            const tensor_view<const T, 6>& locations) {
+  const index_t groups = value.extent(2) / Group, chunks = value.extent(3) / Chunk, queries = locations.extent(1);
+  // 64-bit divisions are slow; the common shapes (one chunk per head, one group per query) need none.
+  const index_t c0 = chunks == 1 ? 0 : (e % chunks) * Chunk, gq = chunks == 1 ? e : e / chunks;
+  const index_t h0 = groups == 1 ? 0 : (gq % groups) * Group, bq = groups == 1 ? gq : gq / groups;
+  return {bq / queries, bq % queries, h0, c0};
+}
+
+//! out[b, q, h·dh + c] = Σ_l Σ_p a[b,q,h,l,p] · Σ_corners w · value_l[b, corner, h, c] over every element.
+//! `Sampler::locate` turns a batch of points into `corners` value rows and weights (zero weight and an
+//! in-bounds row for a corner outside the map), so the accumulation is branch-free. All corners of the
+//! element's heads are located before the first row is read: the row loads of later heads then issue
+//! early and overlap.
+template <class T, class Sampler, int Chunk, int Group, bool Packed>
+struct msda_kernel {
+  tensor_view<const T, 4> value;      // [B, S, heads, dh]
+  tensor_view<const T, 6> locations;  // [B, Q, heads, L, P, Dims]
+  tensor_view<const T, 5> weights;    // [B, Q, heads, L, P]
+  tensor_view<T, 3> out;              // [B, Q, heads·dh]
+  msda_levels levels;
+
+  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
+    using A = detail::accumulate_t<T>;
+    constexpr int lanes = detail::point_lanes<A>, dims = Sampler::dims, corners = Sampler::corners;
+    using F = detail::lanes_t<A, lanes>;
+    using I = detail::lanes_t<std::int32_t, lanes>;
+
+    const auto [b, q, h0, c0] = locate_msda_element<Chunk, Group>(e, value, locations);
+    const T* value_head = value.data() + value.offset(b, 0, h0, c0);
+    const T* locations_head = locations.data() + locations.offset(b, q, h0, 0, 0, 0);
+    const T* weights_head = weights.data() + weights.offset(b, q, h0, 0, 0);
+    const index_t points = locations.extent(4), pixel_stride = value.stride(1);
+    const index_t channel_stride = Packed ? 1 : value.stride(3);
+
+    detail::channel_vector<A, Chunk> acc[Group];
+    for (int l = 0; l < levels.count; ++l) {
+      for (index_t p0 = 0; p0 < points; p0 += lanes) {
+        const int n = points - p0 < lanes ? static_cast<int>(points - p0) : lanes;
+        std::int32_t row[Group][corners][lanes];
+        A weight[Group][corners][lanes];
+        for (int g = 0; g < Group; ++g) {
+          F coord[dims]{}, attn{};
+          detail::load_points<dims, Packed, A>(
+              locations_head + g * locations.stride(2) + l * locations.stride(3) + p0 * locations.stride(4),
+              weights_head + g * weights.stride(2) + l * weights.stride(3) + p0 * weights.stride(4), n,
+              locations.stride(4), locations.stride(5), weights.stride(4), coord, attn);
+          I corner_row[corners];
+          F corner_weight[corners];
+          Sampler::template locate<A>(coord, attn, levels.extent[l], corner_row, corner_weight);
+          for (int c = 0; c < corners; ++c) {
+            detail::store_lanes(row[g][c], corner_row[c]);
+            detail::store_lanes(weight[g][c], corner_weight[c]);
+          }
+        }
+        for (int g = 0; g < Group; ++g) {
+          const T* level = value_head + g * value.stride(2) + levels.start[l] * pixel_stride;
+          // One accumulator per corner: the FMAs of a point do not wait on each other.
+          detail::channel_vector<A, Chunk> part[corners];
+          auto taps = [&](auto count) {
+            for (int k = 0; k < count; ++k)
+              for (int c = 0; c < corners; ++c)
+                part[c].template add_scaled<Packed>(weight[g][c][k], level + row[g][c][k] * pixel_stride,
+                                                    channel_stride);
+          };
+          if (n == lanes) taps(std::integral_constant<int, lanes>{});
+          else taps(n);
+          for (int c = 0; c < corners; ++c) acc[g] += part[c];
+        }
+      }
+    }
+    for (int g = 0; g < Group; ++g)
+      acc[g].template store<Packed>(&out(b, q, (h0 + g) * value.extent(3) + c0), out.stride(2));
+  }
+};
+
+}  // namespace voxformer::kernels

@@ -1,0 +1,58 @@
+// The lane-generic helpers behind the sampling kernels: the vector forms must agree with the scalar (device)
+// forms lane by lane, exactly.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "voxformer/core/lanes.hpp"
+
+namespace {
+
+using voxformer::detail::floor_to_int;
+using voxformer::detail::lanes_t;
+using voxformer::detail::point_lanes;
+using voxformer::detail::select;
+using voxformer::detail::set_lane;
+using voxformer::detail::store_lanes;
+
+constexpr int lanes = point_lanes<float>;
+using F = lanes_t<float, lanes>;
+using I = lanes_t<std::int32_t, lanes>;
+
+TEST(Lanes, HostFloatMathFillsOneSimdRegister) {
+#if defined(__AVX__)
+  EXPECT_EQ(lanes, 8);
+#else
+  EXPECT_EQ(lanes, 4);
+#endif
+}
+
+TEST(Lanes, FloorToIntMatchesStdFloorOnEveryLane) {
+  // Exact integers, half-integers, values just either side of an integer, and the negative range that the
+  // samplers see (−1 < u).
+  const float samples[] = {-0.999f, -0.5f, -0.0f, 0.f, 0.25f, 0.9999999f, 1.f, 1.0000001f, 2.5f, 76.99999f,
+                           -1e-7f, 23.f, 1e6f + 0.5f, 16777215.f, -0.75f, 3.f};
+  for (std::size_t start = 0; start + lanes <= std::size(samples); start += lanes) {
+    F v{};
+    for (int k = 0; k < lanes; ++k) set_lane(v, k, samples[start + k]);
+    std::int32_t got[lanes];
+    store_lanes(got, floor_to_int<I>(v));
+    for (int k = 0; k < lanes; ++k) {
+      EXPECT_EQ(got[k], static_cast<std::int32_t>(std::floor(samples[start + k]))) << samples[start + k];
+      EXPECT_EQ(got[k], floor_to_int<std::int32_t>(samples[start + k])) << "scalar form differs";
+    }
+  }
+}
+
+TEST(Lanes, SelectTakesMaskedLanesOnly) {
+  F a{}, b{};
+  for (int k = 0; k < lanes; ++k) set_lane(a, k, static_cast<float>(k)), set_lane(b, k, -1.f);
+  float got[lanes];
+  store_lanes(got, select(a > 1.5f, a, b));
+  for (int k = 0; k < lanes; ++k) EXPECT_EQ(got[k], k > 1 ? static_cast<float>(k) : -1.f);
+  EXPECT_EQ(select(true, 2.f, 3.f), 2.f);
+  EXPECT_EQ(select(false, 2, 3), 3);
+}
+
+}  // namespace
