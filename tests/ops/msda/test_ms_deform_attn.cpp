@@ -89,6 +89,15 @@ TEST(MsDeformAttn, EmptyQueriesAreANoOp) {
   EXPECT_TRUE(c.run<test::view_family>({2}).empty());
 }
 
+TEST(MsDeformAttn, NoSamplingPointsGiveZeros) {
+  for (long heads : {8L, 3L}) {  // a group of 8 heads per element, and single heads
+    const auto c = msda_case<float>::random(2, 2, 5, heads, 16, 0, {24, 77}, 10);
+    const auto out = c.run<test::view_family>({1});
+    ASSERT_EQ(out.size(), static_cast<std::size_t>(2 * 5 * heads * 16));
+    for (float v : out) ASSERT_EQ(v, 0.f);
+  }
+}
+
 TEST(MsDeformAttn, RejectsBadArgumentsWithClearMessages) {
   auto c = msda_case<float>::random(2, 1, 4, 2, 8, 2, {3, 4}, 7);
   std::vector<float> out(64);

@@ -81,7 +81,10 @@ struct msda_kernel {
 
     detail::channel_vector<A, Chunk> acc[Group];
     for (int l = 0; l < levels.count; ++l) {
-      for (index_t p0 = 0; p0 < points; p0 += lanes) {
+      // At least one batch, so that P = 0 still stores the (zero) output.
+      const index_t batches = points == 0 ? 1 : (points + lanes - 1) / lanes;
+      for (index_t batch = 0; batch < batches; ++batch) {
+        const index_t p0 = batch * lanes;
         const int n = points - p0 < lanes ? static_cast<int>(points - p0) : lanes;
         std::int32_t row[Group][corners][lanes];
         A weight[Group][corners][lanes];
@@ -112,11 +115,12 @@ struct msda_kernel {
           if (n == lanes) taps(std::integral_constant<int, lanes>{});
           else taps(n);
           for (int c = 0; c < corners; ++c) acc[g] += part[c];
+          // Store as soon as a head is complete: its accumulator need not survive the other heads' taps.
+          if (l + 1 == levels.count && batch + 1 == batches)
+            acc[g].template store<Packed>(&out(b, q, (h0 + g) * value.extent(3) + c0), out.stride(2));
         }
       }
     }
-    for (int g = 0; g < Group; ++g)
-      acc[g].template store<Packed>(&out(b, q, (h0 + g) * value.extent(3) + c0), out.stride(2));
   }
 };
 
