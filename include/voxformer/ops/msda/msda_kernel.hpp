@@ -12,9 +12,9 @@
 
 namespace voxformer::detail {
 
-//! Loads up to `point_lanes<A>` points (coordinates and attention weights) of one head and level into lanes; lanes
-//! past `n` get a coordinate far outside the map and weight 0. `Packed`: points are [P, Dims] and weights
-//! [P] contiguous, so the strides are compile-time constants and full batches load as vectors.
+//! Loads up to `point_lanes<A>` points (coordinates and attention weights) of one head and level into lanes;
+//! lanes past `n` get a coordinate far outside the map and weight 0. `Packed`: points are [P, Dims] and
+//! weights [P] contiguous, so the strides are compile-time constants and full batches load as vectors.
 template <int Dims, bool Packed, class A, class T, class F>
 VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE void load_points(const T* loc, const T* attn, int n, index_t point_stride,
                                                              index_t coord_stride, index_t weight_stride,
