@@ -22,8 +22,9 @@ index_t compact(const cpu_executor& executor, index_t n, const Flag& flag, const
   parallel_for(
       per_block, blocks,
       [&](index_t b) {
+        const Flag local_flag = flag;  // private copies, as in parallel_for: stores cannot alias their fields
         index_t count = 0;
-        for (index_t i = b * block, end = std::min(n, (b + 1) * block); i < end; ++i) count += flag(i) ? 1 : 0;
+        for (index_t i = b * block, end = std::min(n, (b + 1) * block); i < end; ++i) count += local_flag(i) ? 1 : 0;
         block_counts[static_cast<std::size_t>(b) + 1] = count;
       },
       1);
@@ -33,9 +34,11 @@ index_t compact(const cpu_executor& executor, index_t n, const Flag& flag, const
   parallel_for(
       per_block, blocks,
       [&](index_t b) {
+        const Flag local_flag = flag;
+        const Emit local_emit = emit;
         index_t rank = block_counts[static_cast<std::size_t>(b)];
         for (index_t i = b * block, end = std::min(n, (b + 1) * block); i < end; ++i)
-          if (flag(i)) emit(i, rank++);
+          if (local_flag(i)) local_emit(i, rank++);
       },
       1);
   return total;
