@@ -10,10 +10,10 @@
 namespace {
 
 using voxformer::detail::floor_to_int;
+using voxformer::detail::make_lanes;
 using voxformer::detail::lanes_t;
 using voxformer::detail::point_lanes;
 using voxformer::detail::select;
-using voxformer::detail::set_lane;
 using voxformer::detail::store_lanes;
 
 constexpr int lanes = point_lanes<float>;
@@ -34,8 +34,7 @@ TEST(Lanes, FloorToIntMatchesStdFloorOnEveryLane) {
   const float samples[] = {-0.999f, -0.5f, -0.0f, 0.f, 0.25f, 0.9999999f, 1.f, 1.0000001f, 2.5f, 76.99999f,
                            -1e-7f, 23.f, 1e6f + 0.5f, 16777215.f, -0.75f, 3.f};
   for (std::size_t start = 0; start + lanes <= std::size(samples); start += lanes) {
-    F v{};
-    for (int k = 0; k < lanes; ++k) set_lane(v, k, samples[start + k]);
+    const F v = make_lanes<F>([&](int k) { return samples[start + k]; });
     std::int32_t got[lanes];
     store_lanes(got, floor_to_int<I>(v));
     for (int k = 0; k < lanes; ++k) {
@@ -46,8 +45,7 @@ TEST(Lanes, FloorToIntMatchesStdFloorOnEveryLane) {
 }
 
 TEST(Lanes, SelectTakesMaskedLanesOnly) {
-  F a{}, b{};
-  for (int k = 0; k < lanes; ++k) set_lane(a, k, static_cast<float>(k)), set_lane(b, k, -1.f);
+  const F a = make_lanes<F>([](int k) { return static_cast<float>(k); }), b = make_lanes<F>([](int) { return -1.f; });
   float got[lanes];
   store_lanes(got, select(a > 1.5f, a, b));
   for (int k = 0; k < lanes; ++k) EXPECT_EQ(got[k], k > 1 ? static_cast<float>(k) : -1.f);

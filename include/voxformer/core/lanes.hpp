@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "voxformer/core/config.hpp"
 
@@ -54,11 +55,6 @@ VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE V select(const M& mask, const V& a, 
   return mask ? a : b;
 }
 
-template <class V, class E>
-VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE void set_lane(V& v, int k, E value) {
-  if constexpr (std::is_arithmetic_v<V>) v = static_cast<V>(value);
-  else v[k] = value;
-}
 
 //! Lane-wise conversion between float and 32-bit integer lanes (truncating toward zero). Callers replace
 //! NaN and out-of-range values first: converting them is undefined in C++.
@@ -73,6 +69,17 @@ template <class I, class F>
 VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE I floor_to_int(const F& v) {
   const I truncated = convert_lanes<I>(v);
   return select(convert_lanes<F>(truncated) > v, truncated - 1, truncated);
+}
+
+//! The lanes (fn(0), fn(1), …, fn(N−1)), built as one vector (element-wise writes make GCC 12 warn).
+template <class V, class Fn>
+VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE V make_lanes(const Fn& fn) {
+  if constexpr (std::is_arithmetic_v<V>) {
+    return static_cast<V>(fn(0));
+  } else {
+    constexpr int n = sizeof(V) / sizeof(fn(0));
+    return [&]<int... K>(std::integer_sequence<int, K...>) { return V{fn(K)...}; }(std::make_integer_sequence<int, n>{});
+  }
 }
 
 //! Copies the lanes of `v` to `out[0 .. N)`.

@@ -186,6 +186,22 @@ TEST(MsDeformAttn, StridedLocationsAndOutputReadInPlace) {
   test::expect_close(out, c.reference_output(), abs_tol, rel_tol);
 }
 
+// One level with exactly one batch of lanes of points (4 with SSE, 8 with AVX) runs a compile-time
+// specialised kernel; levels one or two cells wide exercise the taps that are shifted back into the level.
+// Locations in [−0.6, 1.6] put about half of the points on a border or outside. Tolerance: 8 points with
+// weights up to 1 each add up the per-point fp32 coordinate error (see the top), so 4e-5 absolute.
+TEST(MsDeformAttn, SingleLevelFullLaneBatchMatchesBruteForceOnNarrowLevels) {
+  const std::vector<std::vector<std::int64_t>> levels = {{24, 77}, {1, 5}, {5, 1}, {2, 2}, {1, 1}, {2, 7}};
+  for (long points : {4L, 8L})
+    for (const auto& shape : levels) {
+      SCOPED_TRACE("points " + std::to_string(points) + ", level " + std::to_string(shape[0]) + "x" +
+                   std::to_string(shape[1]));
+      const auto c = msda_case<float>::random(2, 2, 29, 8, 16, points, shape,
+                                              static_cast<unsigned>(points * 1000 + shape[0] * 100 + shape[1]), -0.6, 1.6);
+      test::expect_close(c.run<test::view_family>({2}), c.reference_output(), 4e-5, rel_tol);
+    }
+}
+
 TEST(MsDeformAttn, RejectsLevelsBeyondTheSupportedExtent) {
   // Coordinates are fp32 and cells 32-bit: an extent above 2^24 is refused before anything is read.
   std::vector<float> value(16), locations(4), weights(2), out(8);

@@ -44,15 +44,19 @@ void run_msda(const char* op, const Executor& executor, Value&& value, Shapes&& 
                       attn.stride(4) == 1;
   dispatch_channel_chunk(head_dim, packed, [&](auto chunk, auto pack) {
     constexpr int chunk_size = decltype(chunk)::value;
-    auto launch = [&](auto group) {
+    auto launch = [&](auto group, auto one_batch) {
       constexpr int group_size = decltype(group)::value;
-      using kernel = kernels::msda_kernel<T, Sampler, chunk_size, group_size, decltype(pack)::value>;
+      using kernel = kernels::msda_kernel<T, Sampler, chunk_size, group_size, decltype(pack)::value,
+                                          decltype(one_batch)::value>;
       parallel_for(executor, dst.size() / (chunk_size * group_size), kernel{val, loc, attn, dst, levels});
     };
     if constexpr (prefers_coarse_elements<Executor>) {
-      if (heads % 8 == 0) return launch(std::integral_constant<int, 8>{});
+      // Host lanes: the batch size of the CPU kernel (device kernels take one point at a time).
+      if (heads % 8 == 0 && levels.count == 1 && points == point_lanes<accumulate_t<T>>)
+        return launch(std::integral_constant<int, 8>{}, std::true_type{});
+      if (heads % 8 == 0) return launch(std::integral_constant<int, 8>{}, std::false_type{});
     }
-    launch(std::integral_constant<int, 1>{});
+    launch(std::integral_constant<int, 1>{}, std::false_type{});
   });
 }
 

@@ -22,12 +22,10 @@ VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE void load_points(const T* loc, const
   constexpr int lanes = point_lanes<A>;
   if (Packed) point_stride = Dims, coord_stride = 1, weight_stride = 1;
   auto load = [&](auto full) {
-    for (int k = 0; k < lanes; ++k) {
-      const bool live = decltype(full)::value || k < n;
-      for (int d = 0; d < Dims; ++d)
-        set_lane(coord[d], k, live ? static_cast<A>(loc[k * point_stride + d * coord_stride]) : A(-1));
-      set_lane(weight, k, live ? static_cast<A>(attn[k * weight_stride]) : A(0));
-    }
+    auto live = [&](int k) { return decltype(full)::value || k < n; };
+    for (int d = 0; d < Dims; ++d)
+      coord[d] = make_lanes<F>([&](int k) { return live(k) ? static_cast<A>(loc[k * point_stride + d * coord_stride]) : A(-1); });
+    weight = make_lanes<F>([&](int k) { return live(k) ? static_cast<A>(attn[k * weight_stride]) : A(0); });
   };
   if (n == lanes) load(std::true_type{});
   else load(std::false_type{});
@@ -54,11 +52,12 @@ VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE msda_element locate_msda_element(ind
 }
 
 //! out[b, q, h·dh + c] = Σ_l Σ_p a[b,q,h,l,p] · Σ_corners w · value_l[b, corner, h, c] over every element.
-//! `Sampler::locate` turns a batch of points into `corners` value rows and weights (zero weight and an
-//! in-bounds row for a corner outside the map), so the accumulation is branch-free. All corners of the
-//! element's heads are located before the first row is read: the row loads of later heads then issue
-//! early and overlap.
-template <class T, class Sampler, int Chunk, int Group, bool Packed>
+//! `Sampler::locate` turns a batch of points into one base row each and `corners` weights; the corners lie at
+//! fixed offsets from the base (`Sampler::corner_offsets`), all inside the level, so the accumulation is
+//! branch-free. All corners of the element's heads are located before the first row is read: the row loads of
+//! later heads then issue early and overlap. `OneBatch`: one level and exactly `point_lanes` points (VoxFormer's
+//! L = 1, P = 8 on AVX), known at compile time, so the loops, the tail and the cross-level sums disappear.
+template <class T, class Sampler, int Chunk, int Group, bool Packed, bool OneBatch = false>
 struct msda_kernel {
   tensor_view<const T, 4> value;      // [B, S, heads, dh]
   tensor_view<const T, 6> locations;  // [B, Q, heads, L, P, Dims]
@@ -66,7 +65,7 @@ struct msda_kernel {
   tensor_view<T, 3> out;              // [B, Q, heads·dh]
   msda_levels levels;
 
-  VOXFORMER_HOST_DEVICE void operator()(index_t e) const {
+  VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE void operator()(index_t e) const {
     using A = detail::accumulate_t<T>;
     constexpr int lanes = detail::point_lanes<A>, dims = Sampler::dims, corners = Sampler::corners;
     using F = detail::lanes_t<A, lanes>;
@@ -80,44 +79,52 @@ struct msda_kernel {
     const index_t channel_stride = Packed ? 1 : value.stride(3);
 
     detail::channel_vector<A, Chunk> acc[Group];
-    for (int l = 0; l < levels.count; ++l) {
+    const int level_count = OneBatch ? 1 : levels.count;
+    for (int l = 0; l < level_count; ++l) {
+      index_t corner_offset[corners];
+      Sampler::corner_offsets(levels.extent[l], corner_offset);
+      for (int c = 0; c < corners; ++c) corner_offset[c] *= pixel_stride;
       // At least one batch, so that P = 0 still stores the (zero) output.
-      const index_t batches = points == 0 ? 1 : (points + lanes - 1) / lanes;
+      const index_t batches = OneBatch || points == 0 ? 1 : (points + lanes - 1) / lanes;
       for (index_t batch = 0; batch < batches; ++batch) {
         const index_t p0 = batch * lanes;
-        const int n = points - p0 < lanes ? static_cast<int>(points - p0) : lanes;
-        std::int32_t row[Group][corners][lanes];
+        const int n = OneBatch || points - p0 >= lanes ? lanes : static_cast<int>(points - p0);
+        std::int32_t row[Group][lanes];
         A weight[Group][corners][lanes];
         for (int g = 0; g < Group; ++g) {
-          F coord[dims]{}, attn{};
+          F coord[dims], attn;
           detail::load_points<dims, Packed, A>(
               locations_head + g * locations.stride(2) + l * locations.stride(3) + p0 * locations.stride(4),
               weights_head + g * weights.stride(2) + l * weights.stride(3) + p0 * weights.stride(4), n,
               locations.stride(4), locations.stride(5), weights.stride(4), coord, attn);
-          I corner_row[corners];
+          I base_row;
           F corner_weight[corners];
-          Sampler::template locate<A>(coord, attn, levels.extent[l], corner_row, corner_weight);
-          for (int c = 0; c < corners; ++c) {
-            detail::store_lanes(row[g][c], corner_row[c]);
-            detail::store_lanes(weight[g][c], corner_weight[c]);
-          }
+          Sampler::template locate<A>(coord, attn, levels.extent[l], base_row, corner_weight);
+          detail::store_lanes(row[g], base_row);
+          for (int c = 0; c < corners; ++c) detail::store_lanes(weight[g][c], corner_weight[c]);
         }
         for (int g = 0; g < Group; ++g) {
           const T* level = value_head + g * value.stride(2) + levels.start[l] * pixel_stride;
           // One accumulator per corner: the FMAs of a point do not wait on each other.
           detail::channel_vector<A, Chunk> part[corners];
           auto taps = [&](auto count) {
-            for (int k = 0; k < count; ++k)
+            for (int k = 0; k < count; ++k) {
+              const T* base = level + row[g][k] * pixel_stride;
               for (int c = 0; c < corners; ++c)
-                part[c].template add_scaled<Packed>(weight[g][c][k], level + row[g][c][k] * pixel_stride,
-                                                    channel_stride);
+                part[c].template add_scaled<Packed>(weight[g][c][k], base + corner_offset[c], channel_stride);
+            }
           };
           if (n == lanes) taps(std::integral_constant<int, lanes>{});
           else taps(n);
-          for (int c = 0; c < corners; ++c) acc[g] += part[c];
-          // Store as soon as a head is complete: its accumulator need not survive the other heads' taps.
-          if (l + 1 == levels.count && batch + 1 == batches)
-            acc[g].template store<Packed>(&out(b, q, (h0 + g) * value.extent(3) + c0), out.stride(2));
+          T* head_out = &out(b, q, (h0 + g) * value.extent(3) + c0);
+          if constexpr (OneBatch) {
+            for (int c = 1; c < corners; ++c) part[0] += part[c];
+            part[0].template store<Packed>(head_out, out.stride(2));
+          } else {
+            for (int c = 0; c < corners; ++c) acc[g] += part[c];
+            // Store as soon as a head is complete: its accumulator need not survive the other heads' taps.
+            if (l + 1 == levels.count && batch + 1 == batches) acc[g].template store<Packed>(head_out, out.stride(2));
+          }
         }
       }
     }
