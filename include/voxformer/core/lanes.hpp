@@ -55,7 +55,6 @@ VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE V select(const M& mask, const V& a, 
   return mask ? a : b;
 }
 
-
 //! Lane-wise conversion between float and 32-bit integer lanes (truncating toward zero). Callers replace
 //! NaN and out-of-range values first: converting them is undefined in C++.
 template <class To, class From>
@@ -78,7 +77,8 @@ VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE V make_lanes(const Fn& fn) {
     return static_cast<V>(fn(0));
   } else {
     constexpr int n = sizeof(V) / sizeof(fn(0));
-    return [&]<int... K>(std::integer_sequence<int, K...>) { return V{fn(K)...}; }(std::make_integer_sequence<int, n>{});
+    auto build = [&]<int... K>(std::integer_sequence<int, K...>) { return V{fn(K)...}; };
+    return build(std::make_integer_sequence<int, n>{});
   }
 }
 

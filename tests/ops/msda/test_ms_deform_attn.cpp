@@ -196,8 +196,8 @@ TEST(MsDeformAttn, SingleLevelFullLaneBatchMatchesBruteForceOnNarrowLevels) {
     for (const auto& shape : levels) {
       SCOPED_TRACE("points " + std::to_string(points) + ", level " + std::to_string(shape[0]) + "x" +
                    std::to_string(shape[1]));
-      const auto c = msda_case<float>::random(2, 2, 29, 8, 16, points, shape,
-                                              static_cast<unsigned>(points * 1000 + shape[0] * 100 + shape[1]), -0.6, 1.6);
+      const auto seed = static_cast<unsigned>(points * 1000 + shape[0] * 100 + shape[1]);
+      const auto c = msda_case<float>::random(2, 2, 29, 8, 16, points, shape, seed, -0.6, 1.6);
       test::expect_close(c.run<test::view_family>({2}), c.reference_output(), 4e-5, rel_tol);
     }
 }

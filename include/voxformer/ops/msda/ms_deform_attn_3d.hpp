@@ -21,7 +21,7 @@ void ms_deform_attn_3d(const Executor& executor, Value&& value, Shapes&& spatial
                        Locations&& sampling_locations, Weights&& attention_weights, Out&& out) {
   using T = resolve_element_t<Element, Value, float>;
   detail::run_msda<kernels::multilinear_corners<3>, T>("voxformer::ms_deform_attn_3d", executor, value, spatial_shapes,
-                                                  level_start, sampling_locations, attention_weights, out);
+                                                       level_start, sampling_locations, attention_weights, out);
 }
 
 }  // namespace voxformer

@@ -24,7 +24,8 @@ VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE void load_points(const T* loc, const
   auto load = [&](auto full) {
     auto live = [&](int k) { return decltype(full)::value || k < n; };
     for (int d = 0; d < Dims; ++d)
-      coord[d] = make_lanes<F>([&](int k) { return live(k) ? static_cast<A>(loc[k * point_stride + d * coord_stride]) : A(-1); });
+      coord[d] = make_lanes<F>(
+          [&](int k) { return live(k) ? static_cast<A>(loc[k * point_stride + d * coord_stride]) : A(-1); });
     weight = make_lanes<F>([&](int k) { return live(k) ? static_cast<A>(attn[k * weight_stride]) : A(0); });
   };
   if (n == lanes) load(std::true_type{});
