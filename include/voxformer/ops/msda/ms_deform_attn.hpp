@@ -14,8 +14,8 @@ namespace voxformer {
 //! - `sampling_locations` [B, Q, heads, L, P, 2] = (x, y) normalised to [0, 1];
 //! - `attention_weights` [B, Q, heads, L, P] (already softmaxed);
 //! - `out` [B, Q, heads·head_dim], overwritten.
-//! Taps outside the map, or with NaN/Inf coordinates, contribute 0. Any strides are accepted; contiguous
-//! channels take the vectorised path.
+//! Taps outside the map, or with NaN/Inf coordinates, contribute 0; `value` must be finite (zero-weight taps
+//! still read it, docs/conventions.md). Any strides are accepted; contiguous channels take the vectorised path.
 template <class Element = deduce, class Executor, class Value, class Shapes, class Starts, class Locations,
           class Weights, class Out>
 void ms_deform_attn(const Executor& executor, Value&& value, Shapes&& spatial_shapes, Starts&& level_start,

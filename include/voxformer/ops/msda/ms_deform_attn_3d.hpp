@@ -14,7 +14,7 @@ namespace voxformer {
 //! - `sampling_locations` [B, Q, heads, L, P, 3] = (x along w, y along h, z along z) in [0, 1];
 //! - `attention_weights` [B, Q, heads, L, P]; `out` [B, Q, heads·head_dim], overwritten.
 //! For VoxFormer's 128×128×16 volume, voxel (x, y, z) is (h, w, z): location = ((y+0.5)/128, (x+0.5)/128,
-//! (z+0.5)/16) samples its centre exactly. Taps outside, or NaN/Inf, contribute 0.
+//! (z+0.5)/16) samples its centre exactly. Taps outside, or NaN/Inf, contribute 0; `value` must be finite.
 template <class Element = deduce, class Executor, class Value, class Shapes, class Starts, class Locations,
           class Weights, class Out>
 void ms_deform_attn_3d(const Executor& executor, Value&& value, Shapes&& spatial_shapes, Starts&& level_start,
