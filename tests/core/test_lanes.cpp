@@ -10,8 +10,8 @@
 namespace {
 
 using voxformer::detail::floor_to_int;
-using voxformer::detail::make_lanes;
 using voxformer::detail::lanes_t;
+using voxformer::detail::make_lanes;
 using voxformer::detail::point_lanes;
 using voxformer::detail::select;
 using voxformer::detail::store_lanes;
