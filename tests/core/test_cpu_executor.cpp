@@ -1,4 +1,4 @@
-// The CPU backend: every index exactly once for any thread count; compaction ranks are thread-independent.
+// The CPU backend: every index exactly once for any thread count, in blocks claimed by the workers; compaction ranks are thread-independent.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,6 +17,22 @@ TEST(CpuExecutor, VisitsEveryIndexOnceForAnyThreadCount) {
       std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
       voxformer::parallel_for(cpu_executor{threads}, n, [&](index_t i) { hits[i].fetch_add(1); }, 1);
       for (index_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "threads " << threads << " n " << n;
+    }
+}
+
+// Workers claim many small blocks (load balance on a shared machine); together they still tile [0, n) exactly.
+TEST(CpuExecutor, RangesTileTheIndexSpaceInMoreBlocksThanWorkers) {
+  for (int threads : {2, 3})
+    for (index_t n : {index_t{4096}, index_t{100001}}) {
+      std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+      std::atomic<int> blocks{0};
+      voxformer::parallel_for_ranges(cpu_executor{threads}, n, [&](index_t begin, index_t end) {
+        ASSERT_LT(begin, end);
+        blocks.fetch_add(1);
+        for (index_t i = begin; i < end; ++i) hits[i].fetch_add(1);
+      });
+      for (index_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "threads " << threads << " n " << n;
+      EXPECT_GT(blocks.load(), threads) << "n " << n;
     }
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -37,7 +38,7 @@ namespace detail {
 inline constexpr index_t cpu_min_elements_per_thread = 2048;
 }  // namespace detail
 
-//! Calls `body(begin, end)` on contiguous blocks that cover [0, n) exactly once.
+//! Calls `body(begin, end)` on contiguous blocks that cover [0, n) exactly once, on any worker, in any order.
 template <class RangeBody>
 void parallel_for_ranges(const cpu_executor& executor, index_t n, RangeBody&& body,
                          index_t min_elements_per_thread = detail::cpu_min_elements_per_thread) {
@@ -48,15 +49,18 @@ void parallel_for_ranges(const cpu_executor& executor, index_t n, RangeBody&& bo
     body(index_t{0}, n);
     return;
   }
-  const index_t block = (n + workers - 1) / workers;
+  // Workers claim blocks of about 1/16 of their share one at a time rather than one fixed share each: on a
+  // shared machine, a worker whose core is taken away for a while then simply claims fewer blocks.
+  const index_t block = std::max({index_t{1}, min_elements_per_thread / 8, n / (workers * 16)});
+  std::atomic<index_t> next{0};
+  auto work = [&] {
+    for (index_t begin; (begin = next.fetch_add(block, std::memory_order_relaxed)) < n;)
+      body(begin, std::min(n, begin + block));
+  };
   std::vector<std::jthread> helpers;
   helpers.reserve(static_cast<std::size_t>(workers - 1));
-  for (index_t w = 1; w < workers; ++w) {
-    const index_t begin = std::min(n, w * block);
-    const index_t end = std::min(n, begin + block);
-    helpers.emplace_back([&body, begin, end] { body(begin, end); });
-  }
-  body(index_t{0}, std::min(n, block));
+  for (index_t w = 1; w < workers; ++w) helpers.emplace_back(work);
+  work();
 }
 
 //! Calls `kernel(i)` for every i in [0, n).
