@@ -1,4 +1,5 @@
-// The CPU backend: every index exactly once for any thread count, in blocks claimed by the workers; compaction ranks are thread-independent.
+// The CPU backend: every index exactly once for any thread count, in blocks claimed by the workers;
+// compaction ranks are thread-independent.
 #include <gtest/gtest.h>
 
 #include <atomic>

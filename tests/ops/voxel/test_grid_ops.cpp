@@ -2,6 +2,7 @@
 // through every tensor family.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -58,6 +59,28 @@ TYPED_TEST(GridOps, DownsampleIsAnyChildOccupied) {
         for (int i = 0; i < 8; ++i) any |= fine[((2 * x + (i >> 2)) * Y + 2 * y + ((i >> 1) & 1)) * Z + 2 * z + (i & 1)];
         ASSERT_EQ(coarse[(x * (Y / 2) + y) * (Z / 2) + z], any ? 1 : 0);
       }
+}
+
+// The CPU runs one element per coarse column, a GPU one per coarse voxel: both kernel shapes against brute
+// force, with a different factor on every axis (2, 3, 4).
+TEST(Downsample, ColumnAndVoxelElementsMatchBruteForceForUnequalFactors) {
+  const long X = 6, Y = 9, Z = 8, cx = 3, cy = 3, cz = 2;
+  const auto fine = random_grid(X * Y * Z, 0.02, 3);
+  std::vector<std::uint8_t> expected(cx * cy * cz, 0);
+  for (long x = 0; x < X; ++x)
+    for (long y = 0; y < Y; ++y)
+      for (long z = 0; z < Z; ++z)
+        if (fine[(x * Y + y) * Z + z] != 0) expected[(x / 2 * cy + y / 3) * cz + z / 4] = 1;
+  ASSERT_GT(std::count(expected.begin(), expected.end(), 1), 2);
+  ASSERT_LT(std::count(expected.begin(), expected.end(), 1), cx * cy * cz);
+  const auto f = voxformer::make_view<3>(fine.data(), {X, Y, Z});
+  std::vector<std::uint8_t> columns(expected.size(), 7), voxels(expected.size(), 7);
+  voxformer::downsample_occupancy(cpu_executor{2}, f, voxformer::make_view<3>(columns.data(), {cx, cy, cz}));
+  const auto c = voxformer::make_view<3>(voxels.data(), {cx, cy, cz});
+  using per_voxel = voxformer::kernels::any_child_occupied<decltype(f), decltype(c), false>;
+  voxformer::parallel_for(cpu_executor{2}, c.size(), per_voxel{f, c}, 1);
+  EXPECT_EQ(columns, expected);
+  EXPECT_EQ(voxels, expected);
 }
 
 TYPED_TEST(GridOps, ProposalListsMatchTorchNonzero) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "voxformer/core/executor_hints.hpp"
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
 
@@ -11,18 +12,28 @@ namespace voxformer {
 
 namespace kernels {
 
-template <class Fine, class Coarse>
+//! One element = one coarse voxel, or (`Column`, for the CPU) one coarse (x, y) column of them: the index
+//! divisions, and the child-factor divisions, are then paid once per column instead of once per voxel.
+template <class Fine, class Coarse, bool Column>
 struct any_child_occupied {
   Fine fine;      // [X, Y, Z]
   Coarse coarse;  // [X/fx, Y/fy, Z/fz]
   VOXFORMER_HOST_DEVICE void operator()(index_t k) const {
     const index_t cy = coarse.extent(1), cz = coarse.extent(2);
-    const index_t x = k / (cy * cz), y = (k / cz) % cy, z = k % cz;
     const index_t fx = fine.extent(0) / coarse.extent(0), fy = fine.extent(1) / cy, fz = fine.extent(2) / cz;
-    bool occupied = false;
+    if constexpr (Column) {
+      for (index_t z = 0; z < cz; ++z) set(k / cy, k % cy, z, fx, fy, fz);
+    } else {
+      set(k / (cy * cz), (k / cz) % cy, k % cz, fx, fy, fz);
+    }
+  }
+
+ private:
+  VOXFORMER_HOST_DEVICE void set(index_t x, index_t y, index_t z, index_t fx, index_t fy, index_t fz) const {
+    bool occupied = false;  // `|`, not `||`: no branch per child
     for (index_t i = 0; i < fx; ++i)
       for (index_t j = 0; j < fy; ++j)
-        for (index_t l = 0; l < fz; ++l) occupied = occupied || fine(x * fx + i, y * fy + j, z * fz + l) != 0;
+        for (index_t l = 0; l < fz; ++l) occupied |= fine(x * fx + i, y * fy + j, z * fz + l) != 0;
     coarse(x, y, z) = occupied ? 1 : 0;
   }
 };
@@ -41,7 +52,9 @@ void downsample_occupancy(const Executor& executor, Fine&& fine, Coarse&& coarse
                     f.extent(a), ") is not a whole multiple of extent ", a, " of 'coarse' (", c.extent(a), ")");
   expect_accessible(op, "fine", executor, f);
   expect_accessible(op, "coarse", executor, c);
-  parallel_for(executor, c.size(), kernels::any_child_occupied<decltype(f), decltype(c)>{f, c});
+  constexpr bool columns = prefers_coarse_elements<Executor>;
+  parallel_for(executor, columns ? c.extent(0) * c.extent(1) : c.size(),
+               kernels::any_child_occupied<decltype(f), decltype(c), columns>{f, c});
 }
 
 }  // namespace voxformer
