@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds (for this machine's CPU: -march=native) and runs the end-to-end example on the bundled SemanticKITTI frame. Usage: scripts/run_example.sh [threads]
+# Builds (for this machine's CPU: -march=native) and runs the end-to-end example on the bundled SemanticKITTI
+# frame. Usage: scripts/run_example.sh [threads]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_dependencies.sh

@@ -22,7 +22,8 @@ struct any_child_occupied {
     const index_t cy = coarse.extent(1), cz = coarse.extent(2);
     const index_t fx = fine.extent(0) / coarse.extent(0), fy = fine.extent(1) / cy, fz = fine.extent(2) / cz;
     if constexpr (Column) {
-      for (index_t z = 0; z < cz; ++z) set(k / cy, k % cy, z, fx, fy, fz);
+      const index_t x = k / cy, y = k % cy;
+      for (index_t z = 0; z < cz; ++z) set(x, y, z, fx, fy, fz);
     } else {
       set(k / (cy * cz), (k / cz) % cy, k % cz, fx, fy, fz);
     }
