@@ -50,7 +50,8 @@ void parallel_for_ranges(const cpu_executor& executor, index_t n, RangeBody&& bo
     return;
   }
   // Workers claim blocks of about 1/16 of their share one at a time rather than one fixed share each: on a
-  // shared machine, a worker whose core is taken away for a while then simply claims fewer blocks.
+  // shared machine, a worker whose core is taken away for a while then simply claims fewer blocks. The floor
+  // (1/8 of the per-thread minimum) keeps cheap kernels from paying one atomic per few elements.
   const index_t block = std::max({index_t{1}, min_elements_per_thread / 8, n / (workers * 16)});
   std::atomic<index_t> next{0};
   auto work = [&] {
