@@ -1,8 +1,10 @@
 // Multi-scale deformable attention at VoxFormer sizes: ours (1 and 2 threads) against the straightforward
-// per-channel reference loop, interleaved in one run. items_per_second = head-samples/s.
+// per-channel reference loop and against the corner-row loads alone, interleaved in one run.
+// items_per_second = head-samples/s.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <vector>
@@ -10,8 +12,10 @@
 #include "bench_common.hpp"
 #include "support/reference_ops.hpp"
 #include "voxformer/backend/cpu/cpu_executor.hpp"
+#include "voxformer/core/channel_vector.hpp"
 #include "voxformer/ops/msda/ms_deform_attn.hpp"
 #include "voxformer/ops/msda/ms_deform_attn_3d.hpp"
+#include "voxformer/ops/msda/msda_sampler.hpp"
 
 namespace {
 
@@ -77,6 +81,41 @@ void run_reference_loop(benchmark::State& state, int which, distribution where) 
   bench::report_head_samples(state, p);
 }
 
+// The floor of any kernel that reads every corner row: the same problem with each head-sample's base row found
+// before timing (by the library's own sampler), so the timed loop streams one int32 per head-sample and only
+// loads and sums the 4 corner rows — no locating, no weights. Ours / this is the share of the memory-bound
+// speed the kernel reaches (docs/benchmarks.md). 2-D sizes, 16-channel heads, 1 thread.
+void run_corner_rows_only(benchmark::State& state, int which, distribution where) {
+  using sampler = voxformer::kernels::multilinear_corners<2>;
+  constexpr int corners = sampler::corners, channels = 16;
+  auto& p = problem(which, where);
+  if (p.D != channels) return state.SkipWithError("corner_rows_only is written for 16-channel heads");
+  const voxformer::index_t extent[3] = {p.shapes[0], p.shapes[1], 1};
+  voxformer::index_t corner_row[corners];
+  sampler::corner_offsets(extent, corner_row);
+  std::vector<std::int32_t> row(static_cast<std::size_t>(p.head_samples()));
+  for (std::size_t t = 0; t < row.size(); ++t) {
+    const float coord[2] = {p.locations[2 * t], p.locations[2 * t + 1]};
+    float unused[corners];
+    sampler::locate<float>(coord, 1.f, extent, row[t], unused);
+  }
+  const long pixel_stride = p.H * p.D;
+  for (auto _ : state) {
+    for (long head = 0; head < p.head_samples() / p.P; ++head) {  // (b, q, h) in order: batch b's map, head h
+      const float* level = p.value.data() + (head / (p.Q * p.H)) * p.S * pixel_stride + (head % p.H) * p.D;
+      voxformer::detail::channel_vector<float, channels> part[corners];
+      for (long k = head * p.P; k < (head + 1) * p.P; ++k)
+        for (int c = 0; c < corners; ++c)
+          part[c].add_scaled<true>(1.f, level + (row[static_cast<std::size_t>(k)] + corner_row[c]) * pixel_stride, 1);
+      for (int c = 1; c < corners; ++c) part[0] += part[c];
+      part[0].store<true>(p.out.data() + head * p.D, 1);
+    }
+    benchmark::DoNotOptimize(p.out.data());
+    benchmark::ClobberMemory();
+  }
+  bench::report_head_samples(state, p);
+}
+
 const bool registered = [] {
   for (int which : {0, 1, 2})
     for (auto where : {distribution::realistic, distribution::uniform}) {
@@ -88,10 +127,14 @@ const bool registered = [] {
         benchmark::RegisterBenchmark(("msda_ours_unaligned_value/" + suffix).c_str(), run_ours, which, where, 1)
             ->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
       // The reference loop is serial; at the 3-D self size one iteration takes over 30 s, so it is left out.
-      if (which != 2)
+      if (which != 2) {
         benchmark::RegisterBenchmark(("msda_reference_loop/" + suffix).c_str(), run_reference_loop, which, where)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
+        benchmark::RegisterBenchmark(("msda_corner_rows_only/" + suffix).c_str(), run_corner_rows_only, which, where)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
     }
   return true;
 }();
