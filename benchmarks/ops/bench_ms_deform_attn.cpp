@@ -81,10 +81,11 @@ void run_reference_loop(benchmark::State& state, int which, distribution where) 
   bench::report_head_samples(state, p);
 }
 
-// The floor of any kernel that reads every corner row: the same problem with each head-sample's base row found
-// before timing (by the library's own sampler), so the timed loop streams one int32 per head-sample and only
-// loads and sums the 4 corner rows — no locating, no weights. Ours / this is the share of the memory-bound
-// speed the kernel reaches (docs/benchmarks.md). 2-D sizes, 16-channel heads, 1 thread.
+// The kernel's memory work alone, as a floor for any kernel that reads the corner rows in this order: the same
+// problem with each head-sample's base row found before timing (by the library's own sampler), so the timed
+// loop streams one int32 per head-sample and only loads and sums the 4 corner rows — no locating, no weights.
+// Ours / this is the share of that speed the kernel reaches (docs/benchmarks.md). 2-D sizes, 16-channel heads,
+// 1 thread.
 void run_corner_rows_only(benchmark::State& state, int which, distribution where) {
   using sampler = voxformer::kernels::multilinear_corners<2>;
   constexpr int corners = sampler::corners, channels = 16;

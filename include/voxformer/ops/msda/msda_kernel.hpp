@@ -62,7 +62,7 @@ VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE msda_element locate_msda_element(ind
 //! and the cross-level sums disappear.
 template <class T, class Sampler, int Chunk, int Group, bool Packed, bool OneBatch = false>
 struct msda_kernel {
-  // Two ahead measured 7-9 % faster than one ahead or all heads first on x86 (docs/benchmarks.md).
+  // Two ahead measured 6-9 % faster than one ahead or all heads first on x86 (docs/benchmarks.md).
   static constexpr int locate_lead = Group < 2 ? Group : 2;
 
   tensor_view<const T, 4> value;      // [B, S, heads, dh]
