@@ -23,14 +23,14 @@ struct any_child_occupied {
     const index_t fx = fine.extent(0) / coarse.extent(0), fy = fine.extent(1) / cy, fz = fine.extent(2) / cz;
     if constexpr (Column) {
       const index_t x = k / cy, y = k % cy;
-      for (index_t z = 0; z < cz; ++z) set(x, y, z, fx, fy, fz);
+      for (index_t z = 0; z < cz; ++z) mark_voxel(x, y, z, fx, fy, fz);
     } else {
-      set(k / (cy * cz), (k / cz) % cy, k % cz, fx, fy, fz);
+      mark_voxel(k / (cy * cz), (k / cz) % cy, k % cz, fx, fy, fz);
     }
   }
 
  private:
-  VOXFORMER_HOST_DEVICE void set(index_t x, index_t y, index_t z, index_t fx, index_t fy, index_t fz) const {
+  VOXFORMER_HOST_DEVICE void mark_voxel(index_t x, index_t y, index_t z, index_t fx, index_t fy, index_t fz) const {
     bool occupied = false;  // `|`, not `||`: no branch per child
     for (index_t i = 0; i < fx; ++i)
       for (index_t j = 0; j < fy; ++j)
