@@ -1,7 +1,14 @@
 #!/usr/bin/env python3
-"""MSDA forward: PyTorch's grid_sample formulation (mmcv multi_scale_deformable_attn_pytorch, the CPU path of
-VoxFormer) against voxformer's benchmark binary, interleaved in one run (torch, ours, torch, ours, ...) so
-that machine noise hits both alike. Reports medians in head-samples/s and the ratio.
+"""MSDA forward: PyTorch's grid_sample formulation against voxformer's benchmark binary, interleaved in one
+run (mmcv, lean, ours, mmcv, lean, ours, ...) so that machine noise hits all alike. Reports medians in
+head-samples/s and the ratios.
+
+Two PyTorch baselines:
+- "mmcv": the steps of mmcv's `multi_scale_deformable_attn_pytorch` (mmcv/ops/multi_scale_deform_attn.py), the
+  CPU path of VoxFormer and the issue's baseline: split the value per level, grid = 2·loc − 1 for all levels,
+  one grid_sample per level, `torch.stack` of the per-level samples, weighted sum.
+- "lean": the same for one level without the split and the stack, which copies the (B·heads, dh, Q, L·P)
+  samples once more (410 MB at the T size); a stricter baseline than the original.
 
 Usage: /usr/bin/python3 scripts/bench_msda_vs_torch.py [build/bench/benchmarks/bench_ms_deform_attn] [rounds]
 """
@@ -18,10 +25,26 @@ SIZES = {"voxformer_T_cross": (5, 20000), "voxformer_S_cross": (1, 20000)}
 HEADS, DH, POINTS, H, W = 8, 16, 8, 24, 77
 
 
-def msda_grid_sample(value, locations, weights):
-    b, s, heads, dh = value.shape
+def mmcv_msda(value, spatial_shapes, locations, weights):
+    b, _, heads, dh = value.shape
     _, q, _, levels, points, _ = locations.shape
-    v = value.flatten(2).transpose(1, 2).reshape(b * heads, dh, H, W)
+    value_list = value.split([h * w for h, w in spatial_shapes], dim=1)
+    grids = 2 * locations - 1
+    sampled = []
+    for level, (h, w) in enumerate(spatial_shapes):
+        v = value_list[level].flatten(2).transpose(1, 2).reshape(b * heads, dh, h, w)
+        g = grids[:, :, :, level].transpose(1, 2).flatten(0, 1)
+        sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False))
+    a = weights.transpose(1, 2).reshape(b * heads, 1, q, levels * points)
+    out = (torch.stack(sampled, dim=-2).flatten(-2) * a).sum(-1).view(b, heads * dh, q)
+    return out.transpose(1, 2).contiguous()
+
+
+def lean_msda(value, spatial_shapes, locations, weights):
+    b, _, heads, dh = value.shape
+    _, q, _, levels, points, _ = locations.shape
+    (h, w), = spatial_shapes.tolist()
+    v = value.flatten(2).transpose(1, 2).reshape(b * heads, dh, h, w)
     g = (2 * locations[:, :, :, 0] - 1).transpose(1, 2).flatten(0, 1)
     sampled = F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False)
     a = weights.transpose(1, 2).reshape(b * heads, 1, q, levels * points)
@@ -39,14 +62,14 @@ def problem(cameras, queries, realistic):
     else:
         locations = torch.rand(cameras, queries, HEADS, 1, POINTS, 2, generator=gen) * 1.2 - 0.1
     weights = torch.full((cameras, queries, HEADS, 1, POINTS), 1.0 / POINTS)
-    return value, locations, weights
+    return value, torch.tensor([[H, W]]), locations, weights
 
 
-def time_torch(args, threads):
+def time_torch(formulation, args, threads):
     torch.set_num_threads(threads)
     with torch.no_grad():
         start = time.perf_counter()
-        msda_grid_sample(*args)
+        formulation(*args)
         return time.perf_counter() - start
 
 
@@ -62,21 +85,23 @@ def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else "build/bench/benchmarks/bench_ms_deform_attn"
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 7
     print(f"torch {torch.__version__}; {rounds} interleaved rounds; medians; unit: head-samples/s")
-    print(f"{'size/distribution':34} {'thr':>3} {'torch':>10} {'ours':>10} {'ratio':>7}")
+    print(f"{'size/distribution':34} {'thr':>3} {'mmcv':>10} {'lean':>10} {'ours':>10} {'/mmcv':>7} {'/lean':>7}")
     for name, (cameras, queries) in SIZES.items():
         samples = cameras * queries * HEADS * POINTS
         for realistic in (True, False):
             args = problem(cameras, queries, realistic)
+            with torch.no_grad():  # both baselines compute the same thing (they also warm up here)
+                torch.testing.assert_close(lean_msda(*args), mmcv_msda(*args), rtol=0, atol=1e-6)
             label = f"{name}/{'realistic' if realistic else 'uniform'}"
             for threads in (1, 2):
-                torch_times, our_times = [], []
-                time_torch(args, threads)  # warm-up
+                mmcv_times, lean_times, our_times = [], [], []
                 for _ in range(rounds):
-                    torch_times.append(time_torch(args, threads))
+                    mmcv_times.append(time_torch(mmcv_msda, args, threads))
+                    lean_times.append(time_torch(lean_msda, args, threads))
                     our_times.append(time_ours(binary, label, threads))
-                t, o = statistics.median(torch_times), statistics.median(our_times)
-                print(f"{label:34} {threads:>3} {samples / t / 1e6:>8.1f} M {samples / o / 1e6:>8.1f} M {t / o:>6.1f}x",
-                      flush=True)
+                m, l, o = (statistics.median(t) for t in (mmcv_times, lean_times, our_times))
+                print(f"{label:34} {threads:>3} {samples / m / 1e6:>8.1f} M {samples / l / 1e6:>8.1f} M "
+                      f"{samples / o / 1e6:>8.1f} M {m / o:>6.1f}x {l / o:>6.1f}x", flush=True)
 
 
 if __name__ == "__main__":
