@@ -1,6 +1,9 @@
 //! @file What the 2-D and 3-D multi-scale deformable attention ops share: argument checks and the launch.
 #pragma once
 
+#include <cstdint>
+#include <type_traits>
+
 #include "voxformer/core/executor_hints.hpp"
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
@@ -15,7 +18,8 @@ namespace detail {
 //! attention_weights [B, Q, heads, L, P], out [B, Q, heads·head_dim] and the level metadata, then runs
 //! `msda_kernel<T, Sampler, …>` over every (b, q, head group, channel chunk). Executors that prefer coarse
 //! elements (the CPU) get all 8 heads of a query per element when heads divide by 8, so the corner rows of
-//! a query's heads, which share pixels, are read together; others (the GPU) get one head per element.
+//! a query's heads, which share pixels, are read together; others (the GPU) get 4 channels of one head per
+//! element, loaded as one 16-byte vector when every value row chunk is 16-byte aligned (`AlignedRows`).
 template <class Sampler, class T, class Executor, class Value, class Shapes, class Starts, class Locations,
           class Weights, class Out>
 void run_msda(const char* op, const Executor& executor, Value&& value, Shapes&& spatial_shapes, Starts&& level_start,
@@ -42,21 +46,26 @@ void run_msda(const char* op, const Executor& executor, Value&& value, Shapes&& 
   // Packed: unit channel strides in value and out, and [P, Dims] points, [P] weights innermost.
   const bool packed = val.stride(3) == 1 && dst.stride(2) == 1 && loc.stride(5) == 1 && loc.stride(4) == Dims &&
                       attn.stride(4) == 1;
-  dispatch_channel_chunk(head_dim, packed, [&](auto chunk, auto pack) {
+  dispatch_channel_chunk<max_channels_per_element<Executor>>(head_dim, packed, [&](auto chunk, auto pack) {
     constexpr int chunk_size = decltype(chunk)::value;
-    auto launch = [&](auto group, auto one_batch) {
+    auto launch = [&](auto group, auto one_batch, auto aligned_rows) {
       constexpr int group_size = decltype(group)::value;
       using kernel = kernels::msda_kernel<T, Sampler, chunk_size, group_size, decltype(pack)::value,
-                                          decltype(one_batch)::value>;
+                                          decltype(one_batch)::value, decltype(aligned_rows)::value>;
       parallel_for(executor, dst.size() / (chunk_size * group_size), kernel{val, loc, attn, dst, levels});
     };
     if constexpr (prefers_coarse_elements<Executor>) {
       // Host lanes: the batch size of the CPU kernel (device kernels take one point at a time).
       if (heads % 8 == 0 && levels.count == 1 && points == point_lanes<accumulate_t<T>>)
-        return launch(std::integral_constant<int, 8>{}, std::true_type{});
-      if (heads % 8 == 0) return launch(std::integral_constant<int, 8>{}, std::false_type{});
+        return launch(std::integral_constant<int, 8>{}, std::true_type{}, std::false_type{});
+      if (heads % 8 == 0) return launch(std::integral_constant<int, 8>{}, std::false_type{}, std::false_type{});
+    } else if constexpr (decltype(pack)::value && chunk_size % 4 == 0 && std::is_same_v<T, float>) {
+      // 16-byte loads: every row chunk the kernel reads starts at data + a multiple of these strides and of 4.
+      if (reinterpret_cast<std::uintptr_t>(val.data()) % 16 == 0 && val.stride(0) % 4 == 0 && val.stride(1) % 4 == 0 &&
+          val.stride(2) % 4 == 0)
+        return launch(std::integral_constant<int, 1>{}, std::false_type{}, std::true_type{});
     }
-    launch(std::integral_constant<int, 1>{}, std::false_type{});
+    launch(std::integral_constant<int, 1>{}, std::false_type{}, std::false_type{});
   });
 }
 

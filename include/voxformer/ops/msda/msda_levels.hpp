@@ -2,6 +2,7 @@
 //! on the host and passed by value into kernels, and the channel-chunk dispatch shared by the 2-D and 3-D ops.
 #pragma once
 
+#include <algorithm>
 #include <concepts>
 #include <type_traits>
 
@@ -66,17 +67,19 @@ msda_levels read_levels(const char* op, Shapes&& spatial_shapes, Starts&& level_
   return levels;
 }
 
-//! Calls `launch(chunk, packed)` with the widest compile-time channel chunk that divides `head_dim` (so the
-//! inner loop has a fixed trip count and vectorises) and whether the inner strides are the packed ones.
-template <class Launch>
+//! Calls `launch(chunk, packed)` with the widest compile-time channel chunk, at most `MaxChunk`, that divides
+//! `head_dim` (so the inner loop has a fixed trip count and vectorises) and whether the inner strides are the
+//! packed ones.
+template <int MaxChunk, class Launch>
 void dispatch_channel_chunk(index_t head_dim, bool packed, const Launch& launch) {
   auto with_chunk = [&](auto chunk) {
     if (packed) launch(chunk, std::true_type{});
     else launch(chunk, std::false_type{});
   };
-  if (head_dim % 16 == 0) with_chunk(std::integral_constant<int, 16>{});
-  else if (head_dim % 8 == 0) with_chunk(std::integral_constant<int, 8>{});
-  else if (head_dim % 4 == 0) with_chunk(std::integral_constant<int, 4>{});
+  // The clamp keeps dead branches from instantiating chunks wider than MaxChunk.
+  if (MaxChunk >= 16 && head_dim % 16 == 0) with_chunk(std::integral_constant<int, std::min(MaxChunk, 16)>{});
+  else if (MaxChunk >= 8 && head_dim % 8 == 0) with_chunk(std::integral_constant<int, std::min(MaxChunk, 8)>{});
+  else if (MaxChunk >= 4 && head_dim % 4 == 0) with_chunk(std::integral_constant<int, std::min(MaxChunk, 4)>{});
   else with_chunk(std::integral_constant<int, 1>{});
 }
 
