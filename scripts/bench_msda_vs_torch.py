@@ -5,8 +5,9 @@ head-samples/s and the ratios.
 
 Two PyTorch baselines:
 - "mmcv": the steps of mmcv's `multi_scale_deformable_attn_pytorch` (mmcv/ops/multi_scale_deform_attn.py), the
-  CPU path of VoxFormer and the issue's baseline: split the value per level, grid = 2·loc − 1 for all levels,
-  one grid_sample per level, `torch.stack` of the per-level samples, weighted sum.
+  CPU path of VoxFormer and the issue's baseline, as generate_fixtures.py restates it for the test fixtures:
+  split the value per level, grid = 2·loc − 1 for all levels, one grid_sample per level, `torch.stack` of the
+  per-level samples, weighted sum.
 - "lean": the same for one level without the split and the stack, which copies the (B·heads, dh, Q, L·P)
   samples once more (410 MB at the T size); a stricter baseline than the original.
 
@@ -21,23 +22,10 @@ import time
 import torch
 import torch.nn.functional as F
 
+from generate_fixtures import msda_grid_sample as mmcv_msda  # the fixtures' oracle: mmcv's steps, restated
+
 SIZES = {"voxformer_T_cross": (5, 20000), "voxformer_S_cross": (1, 20000)}
 HEADS, DH, POINTS, H, W = 8, 16, 8, 24, 77
-
-
-def mmcv_msda(value, spatial_shapes, locations, weights):
-    b, _, heads, dh = value.shape
-    _, q, _, levels, points, _ = locations.shape
-    value_list = value.split([h * w for h, w in spatial_shapes], dim=1)
-    grids = 2 * locations - 1
-    sampled = []
-    for level, (h, w) in enumerate(spatial_shapes):
-        v = value_list[level].flatten(2).transpose(1, 2).reshape(b * heads, dh, h, w)
-        g = grids[:, :, :, level].transpose(1, 2).flatten(0, 1)
-        sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False))
-    a = weights.transpose(1, 2).reshape(b * heads, 1, q, levels * points)
-    out = (torch.stack(sampled, dim=-2).flatten(-2) * a).sum(-1).view(b, heads * dh, q)
-    return out.transpose(1, 2).contiguous()
 
 
 def lean_msda(value, spatial_shapes, locations, weights):

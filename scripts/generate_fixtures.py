@@ -29,7 +29,8 @@ def save(name, **arrays):
 
 
 def msda_grid_sample(value, shapes, locations, weights):
-    """mmcv multi_scale_deformable_attn_pytorch, restated (spec §4.4), computed in float64."""
+    """mmcv multi_scale_deformable_attn_pytorch, restated (spec §4.4); float64 here, float32 as the CPU baseline of
+    bench_msda_vs_torch.py."""
     b, _, heads, dh = value.shape
     _, q, _, levels, points, _ = locations.shape
     splits = value.split([int(h * w) for h, w in shapes], dim=1)
