@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "support/device_buffer.hpp"
 #include "voxformer/backend/cuda/cuda_executor.hpp"
 #include "voxformer/ops/msda/ms_deform_attn.hpp"
 #include "voxformer/ops/msda/ms_deform_attn_3d.hpp"
@@ -20,27 +21,11 @@ namespace {
 using bench::distribution;
 using bench::msda_problem;
 
-template <class T>
-struct device_array {
-  T* data = nullptr;
-  explicit device_array(const std::vector<T, bench::cache_line_allocator<T>>& host) {
-    VOXFORMER_CUDA_CHECK(cudaMalloc(&data, host.size() * sizeof(T)));
-    VOXFORMER_CUDA_CHECK(cudaMemcpy(data, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  device_array(const device_array&) = delete;
-  ~device_array() { cudaFree(data); }
-};
-
-bool gpu_present() {
-  int count = 0;
-  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-}
-
 // One problem and its device copy per (size, distribution), made on first use: Google Benchmark calls a
 // benchmark several times while it sizes the iteration count, and the 3-D problem takes seconds to generate.
 struct gpu_problem {
   msda_problem host;
-  device_array<float> value{host.value}, loc{host.locations}, w{host.weights}, out{host.out};
+  test::device_buffer<float> value{host.value}, loc{host.locations}, w{host.weights}, out{host.out};
 };
 
 // Sizes as in bench_ms_deform_attn: T = 5 cameras × 20 000 queries, S = 1 camera, one 24×77 level; 3-D
@@ -61,7 +46,7 @@ gpu_problem& problem(int which, distribution where) {
 const char* const size_names[] = {"voxformer_T_cross", "voxformer_S_cross", "voxformer_self3d"};
 
 void run_cuda(benchmark::State& state, int which, distribution where) {
-  if (!gpu_present()) return state.SkipWithError("no CUDA device");
+  if (!test::gpu_present()) return state.SkipWithError("no CUDA device");
   auto& g = problem(which, where);
   const msda_problem& p = g.host;
   constexpr auto device = voxformer::memory_space::device;

@@ -1,11 +1,12 @@
-// The CUDA backend runs the very kernels the CPU backend runs; results are compared with the CPU's.
+// The CUDA backend runs the very kernels the CPU backend runs; results are compared with the float64 oracle
+// (MSDA) or with the CPU's (voxelisation, scatter).
 // Without a usable GPU every GPU test is skipped (GTEST_SKIP), never failed.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <vector>
 
+#include "support/device_buffer.hpp"
 #include "support/msda_case.hpp"
 #include "voxformer/backend/cuda/cuda_executor.hpp"
 #include "voxformer/ops/scatter/mask_token_scatter.hpp"
@@ -15,35 +16,10 @@ namespace {
 
 using voxformer::memory_space;
 
-bool gpu_present() {
-  int count = 0;
-  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-}
-
 #define REQUIRE_GPU() \
-  if (!gpu_present()) GTEST_SKIP() << "no CUDA device"
+  if (!test::gpu_present()) GTEST_SKIP() << "no CUDA device"
 
-//! Device copy of a host vector, freed on scope exit.
-template <class T>
-struct device_buffer {
-  T* data = nullptr;
-  std::size_t size = 0;
-  explicit device_buffer(const std::vector<T>& host) : size(host.size()) {
-    VOXFORMER_CUDA_CHECK(cudaMalloc(&data, std::max<std::size_t>(1, size) * sizeof(T)));
-    VOXFORMER_CUDA_CHECK(cudaMemcpy(data, host.data(), size * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  device_buffer(const device_buffer&) = delete;
-  ~device_buffer() { cudaFree(data); }
-  std::vector<T> to_host() const {
-    std::vector<T> host(size);
-    VOXFORMER_CUDA_CHECK(cudaMemcpy(host.data(), data, size * sizeof(T), cudaMemcpyDeviceToHost));
-    return host;
-  }
-  template <int Rank>
-  voxformer::tensor_view<T, Rank> view(const std::array<voxformer::index_t, Rank>& extents) const {
-    return voxformer::tensor_view<T, Rank>(data, extents, memory_space::device);
-  }
-};
+using test::device_buffer;
 
 struct bilinear {
   template <class... A>
