@@ -1,11 +1,20 @@
-// The CPU backend: every index exactly once for any thread count, in blocks claimed by the workers;
-// compaction ranks are thread-independent.
+// The CPU backend: every index exactly once for any thread count (threads started per loop or a persistent
+// pool), in blocks claimed by the workers; compaction ranks are thread-independent and nothing is emitted
+// past the capacity; the scan; GEMM against a brute-force product in every layout, bit-identical for any
+// thread count.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
 #include <vector>
 
-#include "voxformer/backend/cpu/compact.hpp"
+#include "voxformer/backend/cpu/cpu_executor.hpp"
+#include "voxformer/ops/common/compaction.hpp"
 
 namespace {
 
@@ -41,21 +50,175 @@ TEST(CpuExecutor, NegativeThreadCountIsAnError) {
   EXPECT_THROW(voxformer::parallel_for(cpu_executor{-1}, 10, [](index_t) {}), voxformer::error);
 }
 
+// The pool's workers take part: with 3 threads, blocks run on 3 distinct threads over many jobs in a row.
+TEST(CpuThreadPool, EveryJobVisitsEveryIndexOnceOnThePoolThreads) {
+  const voxformer::execution_context<cpu_executor> context(cpu_executor{3});
+  const cpu_executor executor = context.executor();
+  EXPECT_EQ(executor.resolved_threads(), 3);
+  std::mutex mutex;
+  std::set<std::thread::id> seen;
+  for (int job = 0; job < 200; ++job) {
+    const index_t n = 1 + job * 997;
+    std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+    voxformer::parallel_for_ranges(
+        executor, n,
+        [&](index_t begin, index_t end) {
+          for (index_t i = begin; i < end; ++i) hits[i].fetch_add(1);
+          // Make the other participants find work too, so all three are seen.
+          std::this_thread::sleep_for(std::chrono::microseconds(20));
+          std::lock_guard lock(mutex);
+          seen.insert(std::this_thread::get_id());
+        },
+        1);
+    for (index_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "job " << job;
+  }
+  EXPECT_EQ(seen.size(), 3u);
+}
+
+TEST(CpuThreadPool, ZeroThreadsIsAnError) { EXPECT_THROW(voxformer::cpu_thread_pool(0), voxformer::error); }
+
+std::vector<index_t> compacted(const cpu_executor& executor, index_t n, index_t capacity, index_t& count) {
+  auto flag = [](index_t i) { return (i * 7919) % 13 < 4; };
+  std::vector<index_t> out(static_cast<std::size_t>(n), -1);
+  std::vector<std::byte> scratch(voxformer::compact_workspace_bytes(executor, n) + voxformer::workspace::alignment);
+  voxformer::compact(
+      executor, n, flag, [&](index_t i, index_t r) { out[static_cast<std::size_t>(r)] = i; }, capacity,
+      voxformer::make_view<1>(&count, {1}), voxformer::workspace::aligned(scratch.data(), scratch.size()));
+  return out;
+}
+
 TEST(Compact, RanksAreAscendingAndThreadIndependent) {
   const index_t n = 50000;
-  auto flag = [](index_t i) { return (i * 7919) % 13 < 4; };
-  std::vector<index_t> one, two;
-  for (auto [threads, out] : {std::pair{1, &one}, std::pair{2, &two}}) {
-    out->assign(static_cast<std::size_t>(n), -1);
-    const index_t count = voxformer::compact(
-        cpu_executor{threads}, n, flag, [&](index_t i, index_t r) { (*out)[r] = i; }, [](index_t) {});
-    out->resize(static_cast<std::size_t>(count));
-  }
-  EXPECT_EQ(one, two);
   std::vector<index_t> expected;
   for (index_t i = 0; i < n; ++i)
-    if (flag(i)) expected.push_back(i);
-  EXPECT_EQ(one, expected);
+    if ((i * 7919) % 13 < 4) expected.push_back(i);
+  const voxformer::execution_context<cpu_executor> pool(cpu_executor{2});
+  for (const cpu_executor executor : {cpu_executor{1}, cpu_executor{2}, cpu_executor{3}, pool.executor()}) {
+    index_t count = -1;
+    auto out = compacted(executor, n, n, count);
+    ASSERT_EQ(count, static_cast<index_t>(expected.size()));
+    out.resize(static_cast<std::size_t>(count));
+    EXPECT_EQ(out, expected) << executor.resolved_threads() << " threads";
+  }
+}
+
+// One short of the count: the count is reported and nothing is emitted (the ops then fail cleanly).
+TEST(Compact, EmitsNothingWhenTheCountExceedsTheCapacity) {
+  index_t count = -1;
+  const auto all = compacted(cpu_executor{2}, 50000, 50000, count);
+  const index_t needed = count;
+  const auto none = compacted(cpu_executor{2}, 50000, needed - 1, count);
+  EXPECT_EQ(count, needed);
+  EXPECT_EQ(std::count(none.begin(), none.end(), index_t{-1}), 50000);
+  EXPECT_EQ(std::count(all.begin(), all.end(), index_t{-1}), 50000 - needed);
+}
+
+TEST(ExclusiveScan, GivesCsrOffsets) {
+  const index_t lengths[] = {3, 0, 5, 1};
+  std::int32_t offsets[5] = {-1, -1, -1, -1, -1};
+  voxformer::exclusive_scan(cpu_executor{1}, voxformer::make_view<1>(static_cast<const index_t*>(lengths), {4}),
+                            voxformer::make_view<1>(offsets, {5}));
+  EXPECT_EQ(std::vector<std::int32_t>(offsets, offsets + 5), (std::vector<std::int32_t>{0, 3, 3, 8, 9}));
+}
+
+// GEMM: c (+)= a·b against a float64 triple loop, with every operand row- or column-major and a leading
+// dimension wider than the matrix, M spanning several row blocks with a partial last one.
+struct gemm_case {
+  index_t m, k, n;
+  std::vector<double> a, b, c;  // logical row-major values
+};
+
+gemm_case random_gemm(index_t m, index_t k, index_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> normal;
+  gemm_case g{m, k, n, {}, {}, {}};
+  for (index_t i = 0; i < m * k; ++i) g.a.push_back(static_cast<float>(normal(gen)));
+  for (index_t i = 0; i < k * n; ++i) g.b.push_back(static_cast<float>(normal(gen)));
+  for (index_t i = 0; i < m * n; ++i) g.c.push_back(static_cast<float>(normal(gen)));
+  return g;
+}
+
+//! Stores a logical row-major [rows, cols] matrix with leading dimension `ld` (≥ the inner size), either order.
+struct stored {
+  std::vector<float> values;
+  voxformer::tensor_view<float, 2> view;
+};
+stored store(const std::vector<double>& logical, index_t rows, index_t cols, bool column_major) {
+  const index_t ld = (column_major ? rows : cols) + 3;
+  stored s{std::vector<float>(static_cast<std::size_t>(ld * (column_major ? cols : rows)), -9.f), {}};
+  for (index_t r = 0; r < rows; ++r)
+    for (index_t c = 0; c < cols; ++c)
+      s.values[static_cast<std::size_t>(column_major ? c * ld + r : r * ld + c)] =
+          static_cast<float>(logical[static_cast<std::size_t>(r * cols + c)]);
+  s.view = column_major ? voxformer::tensor_view<float, 2>(s.values.data(), {rows, cols}, {1, ld})
+                        : voxformer::tensor_view<float, 2>(s.values.data(), {rows, cols}, {ld, 1});
+  return s;
+}
+
+TEST(Gemm, MatchesBruteForceInEveryLayout) {
+  const auto g = random_gemm(600, 70, 45, 7);  // three row blocks, the last one partial
+  for (int layout = 0; layout < 8; ++layout)
+    for (bool accumulate : {false, true}) {
+      auto a = store(g.a, g.m, g.k, layout & 1), b = store(g.b, g.k, g.n, layout & 2), c = store(g.c, g.m, g.n, layout & 4);
+      voxformer::gemm<float>(cpu_executor{2}, a.view, b.view, c.view, accumulate);
+      for (index_t i = 0; i < g.m; ++i)
+        for (index_t j = 0; j < g.n; ++j) {
+          double expected = accumulate ? static_cast<double>(static_cast<float>(g.c[i * g.n + j])) : 0;
+          for (index_t p = 0; p < g.k; ++p) expected += g.a[i * g.k + p] * g.b[p * g.n + j];
+          ASSERT_NEAR(c.view(i, j), expected, 1e-4 * (1 + std::abs(expected)))
+              << "layout " << layout << " accumulate " << accumulate << " at " << i << ", " << j;
+        }
+    }
+}
+
+TEST(Gemm, ResultDoesNotDependOnTheThreadCount) {
+  const auto g = random_gemm(1000, 128, 96, 8);
+  std::vector<std::vector<float>> results;
+  const voxformer::execution_context<cpu_executor> pool(cpu_executor{3});
+  for (const cpu_executor executor : {cpu_executor{1}, cpu_executor{2}, pool.executor()}) {
+    auto a = store(g.a, g.m, g.k, false), b = store(g.b, g.k, g.n, true), c = store(g.c, g.m, g.n, false);
+    voxformer::gemm<float>(executor, a.view, b.view, c.view, false);
+    results.push_back(c.values);
+  }
+  EXPECT_EQ(results[0], results[1]);
+  EXPECT_EQ(results[0], results[2]);
+}
+
+TEST(Gemm, EmptyAndDegenerateShapes) {
+  std::vector<float> a(4, 1.f), b(4, 2.f), c(4, 5.f);
+  // K = 0: c = 0 (or unchanged when accumulating).
+  voxformer::gemm<float>(cpu_executor{1}, voxformer::make_view<2>(static_cast<const float*>(a.data()), {2, 0}),
+                         voxformer::make_view<2>(static_cast<const float*>(b.data()), {0, 2}),
+                         voxformer::make_view<2>(c.data(), {2, 2}), true);
+  EXPECT_EQ(c, std::vector<float>(4, 5.f));
+  voxformer::gemm<float>(cpu_executor{1}, voxformer::make_view<2>(static_cast<const float*>(a.data()), {2, 0}),
+                         voxformer::make_view<2>(static_cast<const float*>(b.data()), {0, 2}),
+                         voxformer::make_view<2>(c.data(), {2, 2}), false);
+  EXPECT_EQ(c, std::vector<float>(4, 0.f));
+  // A fully strided operand has no unit stride: a clear error.
+  const voxformer::tensor_view<const float, 2> strided(a.data(), {2, 2}, {2, 2});
+  EXPECT_THROW(voxformer::gemm<float>(cpu_executor{1}, strided, voxformer::make_view<2>(static_cast<const float*>(b.data()), {2, 2}),
+                                      voxformer::make_view<2>(c.data(), {2, 2}), false),
+               voxformer::error);
+}
+
+TEST(Workspace, SizingReplaysTheCarvesAndRealMemoryHoldsThem) {
+  auto carve = [](voxformer::workspace w) {
+    w.take<float>(3);
+    w.take<std::int32_t>(100);
+    const auto view = w.take_view<double, 2>({4, 5});
+    return std::pair{view, w.used()};
+  };
+  const auto [null_view, bytes] = carve(voxformer::workspace{});
+  EXPECT_EQ(null_view.data(), nullptr);
+  EXPECT_EQ(bytes, 512u + 160u);  // each carve starts on a 64-byte line: 0, 64, 512
+  alignas(64) std::byte memory[1024];
+  const auto [view, used] = carve(voxformer::workspace(memory, bytes));
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(view.data()), reinterpret_cast<std::uintptr_t>(memory) + 512);
+  EXPECT_EQ(used, bytes);
+  EXPECT_THROW(carve(voxformer::workspace(memory, bytes - 1)), voxformer::error);
+  EXPECT_THROW(voxformer::workspace(memory + 1, 10), voxformer::error);
+  EXPECT_EQ(voxformer::workspace::aligned(memory + 1, 100).capacity(), 37u);
 }
 
 }  // namespace

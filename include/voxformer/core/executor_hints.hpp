@@ -1,6 +1,8 @@
 //! @file What an executor tells ops about the kernel elements it runs best.
 #pragma once
 
+#include "voxformer/core/config.hpp"
+
 namespace voxformer {
 
 //! True when `Executor::coarse_elements` is true: a few threads with wide SIMD (the CPU) run best when one
@@ -8,10 +10,9 @@ namespace voxformer {
 template <class Executor>
 inline constexpr bool prefers_coarse_elements = requires { requires Executor::coarse_elements; };
 
-//! The most channels of a head one kernel element takes: the CPU a whole 16-channel fp32 head (one AVX-512
-//! vector); a GPU thread 4, one 16-byte load, so that the 4 threads of a head read its row together and a
-//! warp's corner loads coalesce (4.3-4.9x faster than 16 per thread on an H200, docs/benchmarks.md).
-template <class Executor>
-inline constexpr int max_channels_per_element = prefers_coarse_elements<Executor> ? 16 : 4;
+//! The fewest kernel elements worth a thread of their own (`parallel_for`'s last argument) when each element is
+//! a whole row of channels or a whole query — hundreds of operations; the executor's default suits elements of
+//! a few. With the default, a 2048-row chunk of the self-attention ran on one thread.
+inline constexpr index_t row_elements_per_thread = 64;
 
 }  // namespace voxformer

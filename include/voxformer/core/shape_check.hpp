@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "voxformer/core/error.hpp"
 #include "voxformer/core/tensor_view.hpp"
@@ -18,14 +19,17 @@ inline constexpr index_t any_extent = -1;
 
 namespace detail {
 
-template <std::size_t N>
-std::string format_shape(const std::array<index_t, N>& extents) {
+//! "[2, *, 3]" for extents {2, any_extent, 3} (any container of extents).
+template <class Extents>
+std::string format_shape(const Extents& extents) {
   std::ostringstream out;
   out << '[';
-  for (std::size_t i = 0; i < N; ++i) {
-    if (i != 0) out << ", ";
-    if (extents[i] == any_extent) out << '*';
-    else out << extents[i];
+  bool first = true;
+  for (const auto e : extents) {
+    if (!first) out << ", ";
+    first = false;
+    if (e == any_extent) out << '*';
+    else out << e;
   }
   out << ']';
   return out.str();
@@ -36,7 +40,7 @@ std::string format_shape(const std::array<index_t, N>& extents) {
 //! Checks every extent of `view` against `expected` (`any_extent` matches anything).
 template <class T, int Rank>
 void expect_shape(std::string_view op, std::string_view arg, std::string_view layout, const tensor_view<T, Rank>& view,
-                  const std::array<index_t, Rank>& expected) {
+                  const std::type_identity_t<std::array<index_t, Rank>>& expected) {
   for (int d = 0; d < Rank; ++d) {
     if (expected[d] != any_extent && expected[d] != view.extent(d))
       detail::fail(op, ": argument '", arg, "' ", layout, " expected shape ", detail::format_shape(expected), ", got ",

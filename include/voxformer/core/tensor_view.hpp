@@ -120,6 +120,15 @@ class tensor_view {
   memory_space space_ = memory_space::host;
 };
 
+//! Entries [first, first + count) along the leading axis, same strides: a block of rows.
+template <class T, int Rank>
+tensor_view<T, Rank> leading_slice(const tensor_view<T, Rank>& view, index_t first, index_t count) {
+  std::array<index_t, Rank> extents = view.extents(), strides{};
+  for (int d = 0; d < Rank; ++d) strides[d] = view.stride(d);
+  extents[0] = count;
+  return tensor_view<T, Rank>(view.data() + first * view.stride(0), extents, strides, view.space());
+}
+
 //! A contiguous row-major view over raw memory: `make_view(ptr, {rows, cols})`.
 template <int Rank, class T>
 tensor_view<T, Rank> make_view(T* data, const std::array<index_t, Rank>& extents,

@@ -8,6 +8,7 @@
 
 #include "support/fixtures.hpp"
 #include "support/tensor_families.hpp"
+#include "voxformer/backend/cpu/cpu_executor.hpp"
 #include "voxformer/ops/voxel/bit_pack.hpp"
 #include "voxformer/ops/voxel/downsample.hpp"
 #include "voxformer/ops/voxel/proposal.hpp"

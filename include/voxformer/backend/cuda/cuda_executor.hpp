@@ -33,9 +33,10 @@ __global__ void for_each_index_kernel(index_t n, Kernel kernel) {
 
 }  // namespace detail
 
-//! Calls `kernel(i)` for every i in [0, n) on the executor's stream (asynchronously).
+//! Calls `kernel(i)` for every i in [0, n) on the executor's stream (asynchronously). The last argument, the
+//! CPU's hint of how many elements are worth a thread, means nothing to a GPU grid.
 template <class Kernel>
-void parallel_for(const cuda_executor& executor, index_t n, const Kernel& kernel) {
+void parallel_for(const cuda_executor& executor, index_t n, const Kernel& kernel, index_t = 0) {
   if (n <= 0) return;
   const index_t blocks_needed = (n + executor.threads_per_block - 1) / executor.threads_per_block;
   const unsigned blocks = static_cast<unsigned>(blocks_needed < (1 << 20) ? blocks_needed : (1 << 20));

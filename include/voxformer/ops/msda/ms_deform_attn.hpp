@@ -4,7 +4,6 @@
 #pragma once
 
 #include "voxformer/ops/msda/msda_arguments.hpp"
-#include "voxformer/ops/msda/msda_sampler.hpp"
 
 namespace voxformer {
 
@@ -21,8 +20,8 @@ template <class Element = deduce, class Executor, class Value, class Shapes, cla
 void ms_deform_attn(const Executor& executor, Value&& value, Shapes&& spatial_shapes, Starts&& level_start,
                     Locations&& sampling_locations, Weights&& attention_weights, Out&& out) {
   using T = resolve_element_t<Element, Value, float>;
-  detail::run_msda<kernels::multilinear_corners<2>, T>("voxformer::ms_deform_attn", executor, value, spatial_shapes,
-                                                            level_start, sampling_locations, attention_weights, out);
+  detail::run_msda<2, T>(executor, value, spatial_shapes, level_start, sampling_locations, attention_weights,
+                         out);
 }
 
 }  // namespace voxformer

@@ -55,16 +55,16 @@ VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE msda_element locate_msda_element(ind
 //! out[b, q, h·dh + c] = Σ_l Σ_p a[b,q,h,l,p] · Σ_corners w · value_l[b, corner, h, c] over every element.
 //! `Sampler::locate` turns a batch of points into one base row each and `corners` weights; the corners lie at
 //! fixed offsets from the base (`Sampler::corner_offsets`), all inside the level, so the accumulation is
-//! branch-free. A head's corners are located `locate_lead` heads before its rows are read: the locate arithmetic
+//! branch-free. A head's corners are located `Lead` heads before its rows are read: the locate arithmetic
 //! of later heads then sits in the instruction window next to the row loads of earlier ones and overlaps them,
 //! and the rows of the next head can load as soon as its predecessor's taps start. `OneBatch`: one level and
 //! exactly `point_lanes` points (VoxFormer's L = 1, P = 8 on AVX), known at compile time, so the loops, the tail
 //! and the cross-level sums disappear. `AlignedRows`: every value row chunk starts 16-byte aligned, so device
 //! code loads it 4 floats at a time (`channel_vector::add_scaled`).
-template <class T, class Sampler, int Chunk, int Group, bool Packed, bool OneBatch = false, bool AlignedRows = false>
+template <class T, class Sampler, int Chunk, int Group, int Lead, bool Packed, bool OneBatch = false,
+          bool AlignedRows = false>
 struct msda_kernel {
-  // Two ahead measured 6-9 % faster than one ahead or all heads first on x86 (docs/benchmarks.md).
-  static constexpr int locate_lead = Group < 2 ? Group : 2;
+  static constexpr int locate_lead = Group < Lead ? Group : Lead;
 
   tensor_view<const T, 4> value;      // [B, S, heads, dh]
   tensor_view<const T, 6> locations;  // [B, Q, heads, L, P, Dims]

@@ -27,8 +27,34 @@ struct msda_levels {
 
 namespace detail {
 
+//! Checks level metadata: 1 to `msda_max_levels` levels, extents in [1, msda_max_extent] (1 on the axes a
+//! `Dims`-dimensional level lacks), at most msda_max_level_size cells per level, and levels that tile the
+//! value rows exactly: start[l] = Σ_{j<l} size_j and Σ size = `value_rows`.
+template <int Dims>
+void check_levels(const char* op, const msda_levels& levels, index_t value_rows) {
+  require(levels.count >= 1 && levels.count <= msda_max_levels, op, ": ", levels.count,
+          " levels given; between 1 and ", msda_max_levels, " are supported");
+  index_t expected_start = 0;
+  for (int l = 0; l < levels.count; ++l) {
+    index_t size = 1;
+    for (int a = 0; a < 3; ++a) {
+      const index_t bound = a < Dims ? msda_max_extent : 1;
+      require(levels.extent[l][a] > 0 && levels.extent[l][a] <= bound, op, ": level ", l, " has extent ",
+              levels.extent[l][a], "; extents must be in [1, ", bound, "]");
+      size *= levels.extent[l][a];
+    }
+    require(size <= msda_max_level_size, op, ": level ", l, " has ", size, " cells; at most ", msda_max_level_size,
+            " are supported per level");
+    require(levels.start[l] == expected_start, op, ": level_start[", l, "] is ", levels.start[l],
+            " but the levels before it cover ", expected_start, " rows");
+    expected_start += size;
+  }
+  require(expected_start == value_rows, op, ": the levels cover ", expected_start,
+          " value rows, but 'value' has S = ", value_rows);
+}
+
 //! Reads `spatial_shapes` [L, Dims] and `level_start` [L] (host memory, any signed integer type) and checks
-//! that the levels tile the value rows exactly: start[l] = Σ_{j<l} size_j and Σ size = `value_rows`.
+//! them against `value_rows` (`check_levels`).
 template <int Dims, class Shapes, class Starts>
 msda_levels read_levels(const char* op, Shapes&& spatial_shapes, Starts&& level_start, index_t value_rows) {
   using I = resolve_element_t<deduce, Shapes, std::int64_t>;
@@ -46,24 +72,11 @@ msda_levels read_levels(const char* op, Shapes&& spatial_shapes, Starts&& level_
           " levels given; between 1 and ", msda_max_levels, " are supported");
   msda_levels levels;
   levels.count = static_cast<int>(shapes.extent(0));
-  index_t expected_start = 0;
   for (int l = 0; l < levels.count; ++l) {
-    index_t size = 1;
-    for (int a = 0; a < 3; ++a) {
-      levels.extent[l][a] = a < Dims ? static_cast<index_t>(shapes(l, a)) : 1;
-      require(levels.extent[l][a] > 0 && levels.extent[l][a] <= msda_max_extent, op, ": level ", l, " has extent ",
-              levels.extent[l][a], "; extents must be in [1, ", msda_max_extent, "]");
-      size *= levels.extent[l][a];
-    }
-    require(size <= msda_max_level_size, op, ": level ", l, " has ", size, " cells; at most ", msda_max_level_size,
-            " are supported per level");
+    for (int a = 0; a < 3; ++a) levels.extent[l][a] = a < Dims ? static_cast<index_t>(shapes(l, a)) : 1;
     levels.start[l] = static_cast<index_t>(starts(l));
-    require(levels.start[l] == expected_start, op, ": level_start[", l, "] is ", levels.start[l],
-            " but the levels before it cover ", expected_start, " rows");
-    expected_start += size;
   }
-  require(expected_start == value_rows, op, ": the levels cover ", expected_start,
-          " value rows, but 'value' has S = ", value_rows);
+  check_levels<Dims>(op, levels, value_rows);
   return levels;
 }
 

@@ -2,6 +2,7 @@
 //! (point_sampling, spec §3.6).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "voxformer/core/shape_check.hpp"
@@ -61,19 +62,22 @@ struct project_reference_point {
 
 }  // namespace kernels
 
-//! Projects `reference` [Q, D, 3] (normalised over `range`; float or double) with `lidar2img` [K, 4, 4]
-//! (float) into `reference_cam` [K, Q, D, 2] = (u/W, v/H) and `visible` [K, Q, D] (uint8): w′ > 1e-5 and
-//! 0 < un, vn < 1, all strict. Invisible points keep their (possibly huge) coordinates, never NaN from
-//! the division: the depth is clamped to 1e-5 first.
-template <class Executor, class Reference, class Matrices, class ReferenceCam, class Visible>
-void project_to_cameras(const Executor& executor, Reference&& reference, const point_cloud_range& range,
-                        Matrices&& lidar2img, image_size image, ReferenceCam&& reference_cam, Visible&& visible) {
+//! One call of `project_to_cameras`: `reference` [Q, D, 3] (normalised over `range`), `lidar2img` [K, 4, 4],
+//! `reference_cam` [K, Q, D, 2] and `visible` [K, Q, D].
+template <class R>
+struct projection_arguments {
+  tensor_view<const R, 3> reference;
+  point_cloud_range range;
+  tensor_view<const float, 3> lidar2img;
+  image_size image;
+  tensor_view<float, 4> reference_cam;
+  tensor_view<std::uint8_t, 3> visible;
+};
+
+template <class Executor, class R>
+void validate(const Executor& executor, const projection_arguments<R>& args) {
   constexpr const char* op = "voxformer::project_to_cameras";
-  using R = resolve_element_t<deduce, Reference, double>;
-  const auto ref = as_view<const R, 3>(reference, op, "reference");
-  const auto mats = as_view<const float, 3>(lidar2img, op, "lidar2img");
-  const auto cam = as_view<float, 4>(reference_cam, op, "reference_cam");
-  const auto vis = as_view<std::uint8_t, 3>(visible, op, "visible");
+  const auto& [ref, range, mats, image, cam, vis] = args;
   const index_t k = mats.extent(0), q = ref.extent(0), d = ref.extent(1);
   expect_shape(op, "reference", "[Q, D, 3]", ref, {any_extent, any_extent, 3});
   expect_shape(op, "lidar2img", "[K, 4, 4]", mats, {any_extent, 4, 4});
@@ -85,9 +89,36 @@ void project_to_cameras(const Executor& executor, Reference&& reference, const p
   expect_accessible(op, "lidar2img", executor, mats);
   expect_accessible(op, "reference_cam", executor, cam);
   expect_accessible(op, "visible", executor, vis);
+}
+
+template <class Executor, class R>
+constexpr std::size_t workspace_bytes(const Executor&, const projection_arguments<R>&) {
+  return 0;
+}
+
+template <class Executor, class R>
+void run(const Executor& executor, const projection_arguments<R>& args) {
+  const auto& [ref, range, mats, image, cam, vis] = args;
   parallel_for(executor, vis.size(),
                kernels::project_reference_point<decltype(ref), decltype(mats), decltype(cam), decltype(vis)>{
                    ref, mats, cam, vis, range, image});
+}
+
+//! Projects `reference` [Q, D, 3] (normalised over `range`; float or double) with `lidar2img` [K, 4, 4]
+//! (float) into `reference_cam` [K, Q, D, 2] = (u/W, v/H) and `visible` [K, Q, D] (uint8): w′ > 1e-5 and
+//! 0 < un, vn < 1, all strict. Invisible points keep their (possibly huge) coordinates, never NaN from
+//! the division: the depth is clamped to 1e-5 first.
+template <class Executor, class Reference, class Matrices, class ReferenceCam, class Visible>
+void project_to_cameras(const Executor& executor, Reference&& reference, const point_cloud_range& range,
+                        Matrices&& lidar2img, image_size image, ReferenceCam&& reference_cam, Visible&& visible) {
+  constexpr const char* op = "voxformer::project_to_cameras";
+  using R = resolve_element_t<deduce, Reference, double>;
+  const projection_arguments<R> args{as_view<const R, 3>(reference, op, "reference"), range,
+                                     as_view<const float, 3>(lidar2img, op, "lidar2img"), image,
+                                     as_view<float, 4>(reference_cam, op, "reference_cam"),
+                                     as_view<std::uint8_t, 3>(visible, op, "visible")};
+  validate(executor, args);
+  run(executor, args);
 }
 
 }  // namespace voxformer

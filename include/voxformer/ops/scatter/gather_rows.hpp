@@ -3,8 +3,10 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 
+#include "voxformer/core/executor_hints.hpp"
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
 
@@ -47,6 +49,40 @@ void check_indices(const char* op, const char* arg, const tensor_view<const I, 1
 
 }  // namespace detail
 
+//! One call of `gather_rows`: out [R, C] = rows `indices` [R] of `source` [N, C], zero rows for negative
+//! indices.
+template <class T, class I>
+struct gather_rows_arguments {
+  tensor_view<const T, 2> source;
+  tensor_view<const I, 1> indices;
+  tensor_view<T, 2> out;
+};
+
+template <class Executor, class T, class I>
+void validate(const Executor& executor, const gather_rows_arguments<T, I>& args) {
+  constexpr const char* op = "voxformer::gather_rows";
+  static_assert(std::signed_integral<I>, "voxformer::gather_rows: indices must be signed integers");
+  const auto& [src, idx, dst] = args;
+  expect_shape(op, "out", "[R, C]", dst, {idx.extent(0), src.extent(1)});
+  expect_accessible(op, "source", executor, src);
+  expect_accessible(op, "indices", executor, idx);
+  expect_accessible(op, "out", executor, dst);
+  expect_disjoint(op, "out", dst, "source", src);
+  detail::check_indices(op, "indices", idx, src.extent(0), true, false);
+}
+
+template <class Executor, class T, class I>
+constexpr std::size_t workspace_bytes(const Executor&, const gather_rows_arguments<T, I>&) {
+  return 0;
+}
+
+template <class Executor, class T, class I>
+void run(const Executor& executor, const gather_rows_arguments<T, I>& args) {
+  const auto& [src, idx, dst] = args;
+  parallel_for(executor, dst.extent(0), kernels::gather_row<decltype(src), decltype(idx), decltype(dst)>{src, idx, dst},
+               row_elements_per_thread);
+}
+
 //! out [R, C] = rows `indices` [R] of `source` [N, C]; a negative index yields a zero row. Indices must be
 //! below N (checked for host memory).
 template <class Element = deduce, class Index = deduce, class Executor, class Source, class Indices, class Out>
@@ -54,17 +90,10 @@ void gather_rows(const Executor& executor, Source&& source, Indices&& indices, O
   constexpr const char* op = "voxformer::gather_rows";
   using T = resolve_element_t<Element, Source, float>;
   using I = resolve_element_t<Index, Indices, std::int32_t>;
-  static_assert(std::signed_integral<I>, "voxformer::gather_rows: indices must be signed integers");
-  const auto src = as_view<const T, 2>(source, op, "source");
-  const auto idx = as_view<const I, 1>(indices, op, "indices");
-  const auto dst = as_view<T, 2>(out, op, "out");
-  expect_shape(op, "out", "[R, C]", dst, {idx.extent(0), src.extent(1)});
-  expect_accessible(op, "source", executor, src);
-  expect_accessible(op, "indices", executor, idx);
-  expect_accessible(op, "out", executor, dst);
-  expect_disjoint(op, "out", dst, "source", src);
-  detail::check_indices(op, "indices", idx, src.extent(0), true, false);
-  parallel_for(executor, dst.extent(0), kernels::gather_row<decltype(src), decltype(idx), decltype(dst)>{src, idx, dst});
+  const gather_rows_arguments<T, I> args{as_view<const T, 2>(source, op, "source"),
+                                         as_view<const I, 1>(indices, op, "indices"), as_view<T, 2>(out, op, "out")};
+  validate(executor, args);
+  run(executor, args);
 }
 
 }  // namespace voxformer

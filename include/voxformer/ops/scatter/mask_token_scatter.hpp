@@ -3,8 +3,10 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 
+#include "voxformer/core/executor_hints.hpp"
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
 #include "voxformer/ops/scatter/gather_rows.hpp"
@@ -36,21 +38,21 @@ struct scatter_seed_rows {
 
 }  // namespace kernels
 
-//! volume [N, C] ← mask_token [C] everywhere, then seed [n, C] into rows `unmasked` [n]. `unmasked` must be
-//! strictly ascending and below N (checked for host memory; the contract for device memory), so every row
-//! is written by exactly one element of each pass. n = 0 (an empty proposal) gives a volume of mask tokens.
-template <class Element = deduce, class Index = deduce, class Executor, class Seed, class Unmasked, class Token,
-          class Volume>
-void scatter_with_mask_token(const Executor& executor, Seed&& seed, Unmasked&& unmasked, Token&& mask_token,
-                             Volume&& volume) {
+//! One call of `scatter_with_mask_token`: volume [N, C] ← mask_token [C] everywhere, then seed [n, C] into
+//! rows `unmasked` [n].
+template <class T, class I>
+struct mask_token_scatter_arguments {
+  tensor_view<const T, 2> seed;
+  tensor_view<const I, 1> unmasked;
+  tensor_view<const T, 1> mask_token;
+  tensor_view<T, 2> volume;
+};
+
+template <class Executor, class T, class I>
+void validate(const Executor& executor, const mask_token_scatter_arguments<T, I>& args) {
   constexpr const char* op = "voxformer::scatter_with_mask_token";
-  using T = resolve_element_t<Element, Seed, float>;
-  using I = resolve_element_t<Index, Unmasked, std::int32_t>;
   static_assert(std::signed_integral<I>, "voxformer::scatter_with_mask_token: indices must be signed integers");
-  const auto s = as_view<const T, 2>(seed, op, "seed");
-  const auto idx = as_view<const I, 1>(unmasked, op, "unmasked");
-  const auto tok = as_view<const T, 1>(mask_token, op, "mask_token");
-  const auto vol = as_view<T, 2>(volume, op, "volume");
+  const auto& [s, idx, tok, vol] = args;
   const index_t channels = vol.extent(1);
   expect_shape(op, "seed", "[n_unmasked, C]", s, {idx.extent(0), channels});
   expect_shape(op, "mask_token", "[C]", tok, {channels});
@@ -63,8 +65,36 @@ void scatter_with_mask_token(const Executor& executor, Seed&& seed, Unmasked&& u
   expect_disjoint(op, "volume", vol, "seed", s);
   expect_disjoint(op, "volume", vol, "mask_token", tok);
   detail::check_indices(op, "unmasked", idx, vol.extent(0), false, true);
+}
+
+template <class Executor, class T, class I>
+constexpr std::size_t workspace_bytes(const Executor&, const mask_token_scatter_arguments<T, I>&) {
+  return 0;
+}
+
+template <class Executor, class T, class I>
+void run(const Executor& executor, const mask_token_scatter_arguments<T, I>& args) {
+  const auto& [s, idx, tok, vol] = args;
   parallel_for(executor, vol.extent(0), kernels::broadcast_token<decltype(tok), decltype(vol)>{tok, vol});
-  parallel_for(executor, s.extent(0), kernels::scatter_seed_rows<decltype(s), decltype(idx), decltype(vol)>{s, idx, vol});
+  parallel_for(executor, s.extent(0), kernels::scatter_seed_rows<decltype(s), decltype(idx), decltype(vol)>{s, idx, vol},
+               row_elements_per_thread);
+}
+
+//! volume [N, C] ← mask_token [C] everywhere, then seed [n, C] into rows `unmasked` [n]. `unmasked` must be
+//! strictly ascending and below N (checked for host memory; the contract for device memory), so every row
+//! is written by exactly one element of each pass. n = 0 (an empty proposal) gives a volume of mask tokens.
+template <class Element = deduce, class Index = deduce, class Executor, class Seed, class Unmasked, class Token,
+          class Volume>
+void scatter_with_mask_token(const Executor& executor, Seed&& seed, Unmasked&& unmasked, Token&& mask_token,
+                             Volume&& volume) {
+  constexpr const char* op = "voxformer::scatter_with_mask_token";
+  using T = resolve_element_t<Element, Seed, float>;
+  using I = resolve_element_t<Index, Unmasked, std::int32_t>;
+  const mask_token_scatter_arguments<T, I> args{
+      as_view<const T, 2>(seed, op, "seed"), as_view<const I, 1>(unmasked, op, "unmasked"),
+      as_view<const T, 1>(mask_token, op, "mask_token"), as_view<T, 2>(volume, op, "volume")};
+  validate(executor, args);
+  run(executor, args);
 }
 
 }  // namespace voxformer

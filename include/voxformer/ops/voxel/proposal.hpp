@@ -3,12 +3,15 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
-#include "voxformer/backend/cpu/compact.hpp"
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
+#include "voxformer/core/workspace.hpp"
+#include "voxformer/ops/common/compaction.hpp"
 
 namespace voxformer {
 
@@ -17,41 +20,93 @@ struct proposal_counts {
   index_t masked = 0;    //!< all others
 };
 
+namespace kernels {
+
+//! mask[k] > 0, or (`Proposed` false) not: NaN counts as masked.
+template <class Mask, bool Proposed>
+struct proposal_flag {
+  Mask mask;
+  VOXFORMER_HOST_DEVICE bool operator()(index_t k) const {
+    return (mask(k) > typename Mask::value_type(0)) == Proposed;
+  }
+};
+
+//! list[rank] = k: the compaction's emit.
+template <class List>
+struct store_flat_index {
+  List list;
+  VOXFORMER_HOST_DEVICE void operator()(index_t k, index_t rank) const {
+    list(rank) = static_cast<typename List::value_type>(k);
+  }
+};
+
+}  // namespace kernels
+
+//! One call of `proposal_indices`: the flat mask, the two lists (each sized for its count at most) and where
+//! the two counts go (host memory on the CPU).
+template <class M, class I>
+struct proposal_arguments {
+  tensor_view<const M, 1> mask;
+  tensor_view<I, 1> unmasked;
+  tensor_view<I, 1> masked;
+  tensor_view<index_t, 1> counts;  //!< [2]: unmasked, masked
+};
+
+template <class Executor, class M, class I>
+void validate(const Executor& executor, const proposal_arguments<M, I>& args) {
+  constexpr const char* op = "voxformer::proposal_indices";
+  static_assert(std::signed_integral<I>, "voxformer::proposal_indices: index lists must be signed integers");
+  expect_accessible(op, "mask", executor, args.mask);
+  expect_accessible(op, "unmasked", executor, args.unmasked);
+  expect_accessible(op, "masked", executor, args.masked);
+  expect_shape(op, "counts", "[2]", args.counts, {2});
+  const index_t n = args.mask.size();
+  detail::require(n - 1 <= static_cast<index_t>(std::numeric_limits<I>::max()), op,
+                  ": the index type cannot hold voxel index ", n - 1);
+}
+
+template <class Executor, class M, class I>
+std::size_t workspace_bytes(const Executor& executor, const proposal_arguments<M, I>& args) {
+  return detail::counted_compaction_bytes(executor, args.mask.size());
+}
+
+//! Counts first, checks both capacities, then writes the lists: on a capacity error nothing is written.
+template <class Executor, class M, class I>
+void run(const Executor& executor, const proposal_arguments<M, I>& args, workspace scratch) {
+  constexpr const char* op = "voxformer::proposal_indices";
+  const index_t n = args.mask.size();
+  using proposed = kernels::proposal_flag<tensor_view<const M, 1>, true>;
+  using not_proposed = kernels::proposal_flag<tensor_view<const M, 1>, false>;
+  using store = kernels::store_flat_index<tensor_view<I, 1>>;
+  const index_t unmasked = detail::count_flagged(executor, n, proposed{args.mask}, scratch), masked = n - unmasked;
+  detail::require(unmasked <= args.unmasked.extent(0), op, ": argument 'unmasked' [n] has room for ",
+                  args.unmasked.extent(0), " indices, but the mask needs ", unmasked);
+  detail::require(masked <= args.masked.extent(0), op, ": argument 'masked' [n] has room for ", args.masked.extent(0),
+                  " indices, but the mask needs ", masked);
+  detail::emit_flagged(executor, n, proposed{args.mask}, store{args.unmasked}, unmasked, scratch);
+  detail::emit_flagged(executor, n, not_proposed{args.mask}, store{args.masked}, masked, scratch);
+  args.counts(0) = unmasked;
+  args.counts(1) = masked;
+}
+
 //! Splits the flat indices of `mask` (any rank, contiguous; VoxFormer: [128, 128, 16], uint8 or float) into
 //! `unmasked` (mask > 0) and `masked` (the rest; NaN counts as masked). Each output needs room for its
-//! count — at most the voxel count; checked before anything is written. Empty and full proposals are
-//! valid: one list is then empty. The lists are identical for any thread count.
-template <int MaskRank = 3, class MaskElement = deduce, class Index = deduce, class Mask, class Unmasked,
-          class Masked>
-proposal_counts proposal_indices(const cpu_executor& executor, Mask&& mask, Unmasked&& unmasked, Masked&& masked) {
+//! count — at most the voxel count; both are checked before anything is written. Empty and full proposals
+//! are valid: one list is then empty. The lists are identical for any thread count.
+template <int MaskRank = 3, class MaskElement = deduce, class Index = deduce, class Executor, class Mask,
+          class Unmasked, class Masked>
+proposal_counts proposal_indices(const Executor& executor, Mask&& mask, Unmasked&& unmasked, Masked&& masked) {
   constexpr const char* op = "voxformer::proposal_indices";
   using M = resolve_element_t<MaskElement, Mask, std::uint8_t>;
   using I = resolve_element_t<Index, Unmasked, std::int32_t>;
-  static_assert(std::signed_integral<I>, "voxformer::proposal_indices: index lists must be signed integers");
-  const auto m = flat_contiguous(op, "mask", as_view<const M, MaskRank>(mask, op, "mask"));
-  const auto on = as_view<I, 1>(unmasked, op, "unmasked");
-  const auto off = as_view<I, 1>(masked, op, "masked");
-  expect_accessible(op, "mask", executor, m);
-  expect_accessible(op, "unmasked", executor, on);
-  expect_accessible(op, "masked", executor, off);
-  const index_t n = m.size();
-  detail::require(n - 1 <= static_cast<index_t>(std::numeric_limits<I>::max()), op,
-                  ": the index type cannot hold voxel index ", n - 1);
-
-  auto capacity_check = [&](const char* arg, index_t capacity) {
-    return [=](index_t count) {
-      detail::require(count <= capacity, op, ": argument '", arg, "' [n] has room for ", capacity,
-                      " indices, but the mask needs ", count);
-    };
-  };
-  proposal_counts counts;
-  counts.unmasked = compact(
-      executor, n, [&](index_t k) { return m(k) > M(0); }, [&](index_t k, index_t r) { on(r) = static_cast<I>(k); },
-      capacity_check("unmasked", on.extent(0)));
-  counts.masked = compact(
-      executor, n, [&](index_t k) { return !(m(k) > M(0)); },
-      [&](index_t k, index_t r) { off(r) = static_cast<I>(k); }, capacity_check("masked", off.extent(0)));
-  return counts;
+  index_t counts[2] = {};
+  const proposal_arguments<M, I> args{flat_contiguous(op, "mask", as_view<const M, MaskRank>(mask, op, "mask")),
+                                      as_view<I, 1>(unmasked, op, "unmasked"), as_view<I, 1>(masked, op, "masked"),
+                                      make_view<1>(counts, {2})};
+  validate(executor, args);
+  std::vector<std::byte> scratch(workspace_bytes(executor, args) + workspace::alignment);
+  run(executor, args, workspace::aligned(scratch.data(), scratch.size()));
+  return {counts[0], counts[1]};
 }
 
 }  // namespace voxformer

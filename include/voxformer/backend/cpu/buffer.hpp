@@ -1,0 +1,39 @@
+//! @file Owning memory for the CPU executor: what a pipeline sizes once and carves its workspaces from, and
+//! the executor's `synchronize` (nothing to wait for: CPU work is done when its call returns).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <new>
+
+#include "voxformer/backend/cpu/parallel_for.hpp"
+#include "voxformer/core/memory_space.hpp"
+#include "voxformer/core/workspace.hpp"
+
+namespace voxformer {
+
+class cpu_buffer {
+ public:
+  cpu_buffer() = default;
+  explicit cpu_buffer(std::size_t bytes)
+      : data_(bytes > 0 ? static_cast<std::byte*>(::operator new(bytes, std::align_val_t{workspace::alignment})) : nullptr),
+        bytes_(bytes) {}
+
+  std::byte* data() const { return data_.get(); }
+  std::size_t size() const { return bytes_; }
+  static constexpr memory_space space() { return memory_space::host; }
+
+ private:
+  struct release {
+    void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{workspace::alignment}); }
+  };
+  std::unique_ptr<std::byte, release> data_;
+  std::size_t bytes_ = 0;
+};
+
+//! `bytes` of host memory, aligned for a `workspace`; pages are committed when first touched.
+inline cpu_buffer allocate_buffer(const cpu_executor&, std::size_t bytes) { return cpu_buffer(bytes); }
+
+inline void synchronize(const cpu_executor&) {}
+
+}  // namespace voxformer

@@ -1,0 +1,91 @@
+//! @file Persistent worker threads for the CPU executor: a pipeline that runs hundreds of parallel loops per
+//! frame starts its threads once instead of once per loop (and allocates nothing per loop).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "voxformer/core/error.hpp"
+
+namespace voxformer {
+
+class cpu_thread_pool {
+ public:
+  //! `threads` participants in every job: the calling thread and threads − 1 workers.
+  explicit cpu_thread_pool(int threads) {
+    detail::require(threads >= 1, "voxformer::cpu_thread_pool: threads must be >= 1, got ", threads);
+    workers_.reserve(static_cast<std::size_t>(threads - 1));
+    for (int w = 1; w < threads; ++w) workers_.emplace_back([this, w] { serve(w); });
+  }
+  cpu_thread_pool(const cpu_thread_pool&) = delete;
+  cpu_thread_pool& operator=(const cpu_thread_pool&) = delete;
+  ~cpu_thread_pool() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& worker : workers_) worker.join();
+  }
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  //! Calls `work(participant)` for participant = 0 (on the calling thread) … size() − 1, and returns when
+  //! all have returned. Jobs from several calling threads run one after the other.
+  template <class Work>
+  void run(const Work& work) {
+    std::lock_guard serial(job_mutex_);
+    {
+      std::lock_guard lock(mutex_);
+      job_ = &call<Work>;
+      job_context_ = &work;
+      pending_ = static_cast<int>(workers_.size());
+      ++generation_;
+    }
+    wake_.notify_all();
+    work(0);
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+  }
+
+ private:
+  template <class Work>
+  static void call(const void* context, int participant) {
+    (*static_cast<const Work*>(context))(participant);
+  }
+
+  void serve(int participant) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      void (*job)(const void*, int) = nullptr;
+      const void* context = nullptr;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+        job = job_;
+        context = job_context_;
+      }
+      job(context, participant);
+      std::lock_guard lock(mutex_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex job_mutex_;  // one job at a time
+  std::mutex mutex_;      // guards the fields below
+  std::condition_variable wake_, done_;
+  void (*job_)(const void*, int) = nullptr;
+  const void* job_context_ = nullptr;
+  int pending_ = 0;
+  std::uint64_t generation_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace voxformer

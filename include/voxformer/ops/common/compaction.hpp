@@ -1,0 +1,44 @@
+//! @file What the compaction-based ops share on top of the executor's `compact`: counting alone, so that
+//! capacities are checked before anything is written.
+#pragma once
+
+#include <cstddef>
+
+#include "voxformer/core/tensor_view.hpp"
+#include "voxformer/core/workspace.hpp"
+
+namespace voxformer {
+
+namespace kernels {
+//! A count-only compaction emits nothing.
+struct emit_nothing {
+  VOXFORMER_HOST_DEVICE void operator()(index_t, index_t) const {}
+};
+}  // namespace kernels
+
+namespace detail {
+
+//! Scratch of `count_flagged` and of the emitting `compact` calls that follow it on the same n.
+template <class Executor>
+std::size_t counted_compaction_bytes(const Executor& executor, index_t n) {
+  return workspace::round_up(sizeof(index_t)) + compact_workspace_bytes(executor, n);
+}
+
+//! The number of i in [0, n) with `flag(i)` (host-readable on executors that count in host memory).
+template <class Executor, class Flag>
+index_t count_flagged(const Executor& executor, index_t n, const Flag& flag, workspace scratch) {
+  const tensor_view<index_t, 1> count(scratch.take<index_t>(1), {1}, scratch.space());
+  compact(executor, n, flag, kernels::emit_nothing{}, 0, count, scratch);
+  return count(0);
+}
+
+//! `compact` with its count in `scratch`, for a caller that checked the capacity already.
+template <class Executor, class Flag, class Emit>
+void emit_flagged(const Executor& executor, index_t n, const Flag& flag, const Emit& emit, index_t capacity,
+                  workspace scratch) {
+  const tensor_view<index_t, 1> count(scratch.take<index_t>(1), {1}, scratch.space());
+  compact(executor, n, flag, emit, capacity, count, scratch);
+}
+
+}  // namespace detail
+}  // namespace voxformer
