@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building voxformer's tests, examples and benchmarks needs on Debian 12, if it is missing:
-# Eigen 3.4, the DLPack header, GoogleTest and Google Benchmark. `--with-torch` adds PyTorch and NumPy
+# Eigen 3.4, the DLPack header, nlohmann JSON (the safetensors reader), CLI11 (the tools), GoogleTest, Google
+# Benchmark, and clang with its libFuzzer runtime (scripts/fuzz.sh). `--with-torch` adds PyTorch and NumPy
 # (only needed to regenerate test fixtures or to run the PyTorch benchmark baseline).
 set -euo pipefail
 
@@ -9,6 +10,10 @@ packages=()
 [ -f /usr/include/dlpack/dlpack.h ] || packages+=(libdlpack-dev)
 [ -f /usr/include/gtest/gtest.h ] || packages+=(libgtest-dev)
 [ -f /usr/include/benchmark/benchmark.h ] || packages+=(libbenchmark-dev)
+[ -f /usr/include/nlohmann/json.hpp ] || packages+=(nlohmann-json3-dev)
+[ -f /usr/include/CLI/CLI.hpp ] || packages+=(libcli11-dev)
+command -v clang++ > /dev/null || packages+=(clang)
+compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" > /dev/null || packages+=(libclang-rt-14-dev)
 command -v cmake > /dev/null || packages+=(cmake)
 command -v g++ > /dev/null || packages+=(g++)
 if [ "${1:-}" = "--with-torch" ]; then
