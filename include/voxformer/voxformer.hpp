@@ -1,13 +1,15 @@
 //! @file Umbrella header: the whole library. The DLPack adapter is included when <dlpack/dlpack.h> is
-//! available; the CUDA backend when compiled by nvcc.
+//! available, the safetensors reader and the weights loader when <nlohmann/json.hpp> is; the CUDA backend when
+//! compiled by nvcc.
 #pragma once
 
 #include "voxformer/adapters/eigen.hpp"
-#include "voxformer/backend/cpu/compact.hpp"
 #include "voxformer/backend/cpu/cpu_executor.hpp"
+#include "voxformer/core/algorithms.hpp"
 #include "voxformer/core/config.hpp"
 #include "voxformer/core/dtype.hpp"
 #include "voxformer/core/error.hpp"
+#include "voxformer/core/execution_context.hpp"
 #include "voxformer/core/executor_hints.hpp"
 #include "voxformer/core/lanes.hpp"
 #include "voxformer/core/mat4.hpp"
@@ -15,13 +17,27 @@
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
 #include "voxformer/core/tensor_view.hpp"
+#include "voxformer/core/workspace.hpp"
 #include "voxformer/io/binary_file.hpp"
 #include "voxformer/io/kitti.hpp"
 #include "voxformer/io/npy.hpp"
+#include "voxformer/model/config.hpp"
+#include "voxformer/model/cross_attention.hpp"
+#include "voxformer/model/head.hpp"
+#include "voxformer/model/image_values.hpp"
+#include "voxformer/model/parameters.hpp"
+#include "voxformer/model/self_attention.hpp"
+#include "voxformer/nn/ffn.hpp"
+#include "voxformer/nn/layer_norm.hpp"
+#include "voxformer/nn/linear.hpp"
+#include "voxformer/nn/softmax.hpp"
+#include "voxformer/ops/common/compaction.hpp"
+#include "voxformer/ops/common/copy.hpp"
 #include "voxformer/ops/common/fill.hpp"
 #include "voxformer/ops/msda/ms_deform_attn.hpp"
 #include "voxformer/ops/msda/ms_deform_attn_3d.hpp"
 #include "voxformer/ops/msda/msda_kernel.hpp"
+#include "voxformer/ops/msda/msda_policy.hpp"
 #include "voxformer/ops/rebatch/camera_batches.hpp"
 #include "voxformer/ops/rebatch/camera_gather_scatter.hpp"
 #include "voxformer/ops/rebatch/camera_projection.hpp"
@@ -33,9 +49,17 @@
 #include "voxformer/ops/voxel/pseudo_lidar.hpp"
 #include "voxformer/ops/voxel/volume_geometry.hpp"
 #include "voxformer/ops/voxel/voxelize.hpp"
+#include "voxformer/pipeline/pipeline.hpp"
+#include "voxformer/pipeline/stage_report.hpp"
 
 #if __has_include(<dlpack/dlpack.h>)
 #include "voxformer/adapters/dlpack.hpp"
+#endif
+
+#if __has_include(<nlohmann/json.hpp>)
+#include "voxformer/io/safetensors.hpp"
+#include "voxformer/model/config_json.hpp"
+#include "voxformer/model/parameter_store.hpp"
 #endif
 
 #if defined(__CUDACC__)

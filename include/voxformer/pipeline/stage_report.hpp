@@ -1,0 +1,51 @@
+//! @file What a pipeline run reports: per stage, its wall time and the memory it works in.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "voxformer/core/config.hpp"
+
+namespace voxformer {
+
+struct stage_timing {
+  std::string name;
+  double milliseconds = 0;
+  //! Bytes of the pipeline's memory this stage works in: the frame buffers it reads and writes plus its
+  //! scratch (parameters excluded; they are `run_report::parameter_bytes`).
+  std::size_t bytes = 0;
+};
+
+struct run_report {
+  std::vector<stage_timing> stages;
+  index_t proposals = 0;                  //!< Nq: proposed voxels, the cross-attention queries
+  std::vector<index_t> visible_per_camera;  //!< queries each camera sees
+  index_t seen_by_no_camera = 0;          //!< proposals no camera sees (they get q + b_o, spec §7 #21)
+  std::size_t workspace_bytes = 0;        //!< the pipeline's frame memory, sized once at construction
+  std::size_t derived_bytes = 0;          //!< weights rearranged once at construction (folded, transposed)
+
+  double total_milliseconds() const {
+    double total = 0;
+    for (const auto& s : stages) total += s.milliseconds;
+    return total;
+  }
+};
+
+namespace detail {
+
+//! Times one stage into a report entry (the stage's work must be complete when `stop` is called).
+class stage_clock {
+ public:
+  stage_clock() : start_(std::chrono::steady_clock::now()) {}
+  double milliseconds() const {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace detail
+}  // namespace voxformer

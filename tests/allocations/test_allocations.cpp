@@ -1,0 +1,75 @@
+// A frame after the first allocates nothing: memory is sized at construction (the arena, the derived weights,
+// the report), the CPU threads are a pool the pipeline keeps. Its own binary, because it replaces the global
+// allocation functions to count every call of them.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "support/pipeline_fixture.hpp"
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+void count() {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+// The replacements pair malloc/aligned_alloc with free, which GCC cannot tell from its own built-in pairs.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t bytes) {
+  count();
+  if (void* p = std::malloc(bytes == 0 ? 1 : bytes)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t bytes, std::align_val_t alignment) {
+  count();
+  const auto a = static_cast<std::size_t>(alignment);
+  if (void* p = std::aligned_alloc(a, (bytes + a - 1) / a * a)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t bytes) { return ::operator new(bytes); }
+void* operator new[](std::size_t bytes, std::align_val_t alignment) { return ::operator new(bytes, alignment); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+namespace {
+
+TEST(Pipeline, AFrameAfterTheFirstAllocatesNothing) {
+  const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
+  const auto store = voxformer::parameter_store<float>::from_file(
+      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto grid = f.config.output_volume();
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(f.config.output_voxels()));
+  std::vector<float> logits(static_cast<std::size_t>(f.config.output_voxels() * f.config.classes));
+  const auto label_view = voxformer::make_view<3>(labels.data(), {grid[0], grid[1], grid[2]});
+  const auto logit_view = voxformer::make_view<4>(logits.data(), {f.config.classes, grid[0], grid[1], grid[2]});
+  for (const auto layout : {voxformer::rebatch_layout::csr, voxformer::rebatch_layout::padded})
+    for (int threads : {1, 2}) {
+      voxformer::pipeline<voxformer::cpu_executor, float> pipe(voxformer::cpu_executor{threads}, f.config,
+                                                               store.parameters(), {0, layout, 16});
+      pipe.run(f.features, f.lidar2img, f.proposal, label_view, logit_view);
+      allocations = 0;
+      counting = true;
+      pipe.run(f.features, f.lidar2img, f.proposal, label_view, logit_view);
+      pipe.run(f.features, f.lidar2img, f.proposal, label_view);
+      counting = false;
+      EXPECT_EQ(allocations.load(), 0) << threads << " thread(s)";
+      // The counter counts: constructing another pipeline allocates.
+      counting = true;
+      voxformer::pipeline<voxformer::cpu_executor, float> another(voxformer::cpu_executor{threads}, f.config,
+                                                                  store.parameters());
+      counting = false;
+      EXPECT_GT(allocations.load(), 0);
+    }
+}
+
+}  // namespace

@@ -1,0 +1,163 @@
+// The pipeline as a user meets it: their own tensor types (Eigen, DLPack, a test-defined type, strided
+// views), the double instantiation, and bad inputs rejected with a clear error before anything is written.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <unsupported/Eigen/CXX11/Tensor>
+#include <vector>
+
+#include "support/msda_case.hpp"
+#include "support/pipeline_fixture.hpp"
+#include "support/tensor_families.hpp"
+
+namespace {
+
+using voxformer::cpu_executor;
+using voxformer::index_t;
+
+test::pipeline_fixture fixture(const std::string& name) {
+  return test::pipeline_fixture(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / name);
+}
+
+voxformer::parameter_store<float> weights(const test::pipeline_fixture& f) {
+  return voxformer::parameter_store<float>::from_file(f.config,
+                                                      voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const voxformer::error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// The README's example, on a one-level fixture: Eigen tensors in, DLPack matrices, a plain pointer proposal.
+TEST(Pipeline, TakesTheUsersOwnTensorTypes) {
+  const auto f = fixture("s_small");
+  const auto store = weights(f);
+  const auto expected = test::run_pipeline(f, store.parameters(), cpu_executor{2}, {});
+  const auto& c = f.config;
+  const auto grid = c.output_volume();
+  const auto& shape = f.features[0].shape;
+  // Features as an Eigen TensorMap [K, C, h, w] (no batch axis), stored in the fixture's memory.
+  Eigen::TensorMap<const Eigen::Tensor<float, 4, Eigen::RowMajor>> features(f.features[0].data<float>(), shape[1],
+                                                                            shape[2], shape[3], shape[4]);
+  test::dlpack_tensor<3> matrices(f.lidar2img.data<float>(), {c.cameras, 4, 4});
+  const test::plain_tensor<const std::uint8_t, 3> proposal{f.proposal.data<std::uint8_t>(),
+                                                           {int(c.volume[0]), int(c.volume[1]), int(c.volume[2])}};
+  Eigen::Tensor<std::uint8_t, 3, Eigen::RowMajor> labels(grid[0], grid[1], grid[2]);
+  voxformer::pipeline<cpu_executor, float> pipe(cpu_executor{2}, c, store.parameters());
+  pipe.run(features, matrices.tensor, proposal, labels);
+  EXPECT_EQ(std::vector<std::uint8_t>(labels.data(), labels.data() + labels.size()), expected.labels);
+}
+
+// Features in another memory order ([1, K, h, w, C], channels last) read through strides, no copy.
+TEST(Pipeline, ReadsStridedFeaturesInPlace) {
+  const auto f = fixture("t3d_small");
+  const auto store = weights(f);
+  const auto expected = test::run_pipeline(f, store.parameters(), cpu_executor{1}, {});
+  const auto& s = f.features[0].shape;  // [1, K, C, h, w]
+  const index_t K = s[1], C = s[2], h = s[3], w = s[4];
+  std::vector<float> channels_last(static_cast<std::size_t>(K * C * h * w));
+  const float* src = f.features[0].data<float>();
+  for (index_t k = 0; k < K; ++k)
+    for (index_t c = 0; c < C; ++c)
+      for (index_t i = 0; i < h * w; ++i) channels_last[((k * h * w) + i) * C + c] = src[(k * C + c) * h * w + i];
+  const voxformer::tensor_view<const float, 5> view(channels_last.data(), {1, K, C, h, w},
+                                                    {K * h * w * C, h * w * C, 1, w * C, C});
+  const auto grid = f.config.output_volume();
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(f.config.output_voxels()));
+  voxformer::pipeline<cpu_executor, float> pipe(cpu_executor{1}, f.config, store.parameters());
+  pipe.run(view, f.lidar2img, f.proposal, voxformer::make_view<3>(labels.data(), {grid[0], grid[1], grid[2]}));
+  EXPECT_EQ(labels, expected.labels);
+}
+
+// The whole model in double: the fp32 checkpoint converted once, every stage still within the tolerance.
+TEST(Pipeline, RunsInDoublePrecision) {
+  const auto f = fixture("t_small");
+  const auto store = voxformer::parameter_store<double>::from_file(
+      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  std::vector<std::vector<double>> features;
+  for (const auto& level : f.features) {
+    const float* v = level.data<float>();
+    features.emplace_back(v, v + level.size());
+  }
+  std::vector<voxformer::tensor_view<const double, 5>> levels;
+  for (std::size_t l = 0; l < features.size(); ++l) {
+    const auto& s = f.features[l].shape;
+    levels.emplace_back(features[l].data(), std::array<index_t, 5>{s[0], s[1], s[2], s[3], s[4]});
+  }
+  voxformer::pipeline<cpu_executor, double> pipe(cpu_executor{2}, f.config, store.parameters());
+  std::vector<double> last_self;
+  pipe.observe([&](std::string_view stage, voxformer::tensor_view<const double, 2> out) {
+    if (stage == "self_layer1") last_self.assign(out.data(), out.data() + out.size());
+  });
+  const auto grid = f.config.output_volume();
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(f.config.output_voxels()));
+  pipe.run(levels, f.lidar2img, f.proposal, voxformer::make_view<3>(labels.data(), {grid[0], grid[1], grid[2]}));
+  test::expect_close(last_self, test::fixture_values<float>(f.expected("self_layer1")), test::stage_tolerance, 0);
+}
+
+TEST(Pipeline, BadInputsAreClearErrorsAndNothingIsWritten) {
+  const auto f = fixture("t_small");
+  const auto store = weights(f);
+  const auto& c = f.config;
+  const auto grid = c.output_volume();
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(c.output_voxels()), 77);
+  const auto label_view = voxformer::make_view<3>(labels.data(), {grid[0], grid[1], grid[2]});
+  voxformer::pipeline<cpu_executor, float> pipe(cpu_executor{2}, c, store.parameters(), {20});
+  const std::string run = "voxformer::pipeline::run: ";
+  // More proposals than the pipeline was sized for (the fixture proposes 62).
+  EXPECT_EQ(error_of([&] { pipe.run(f.features, f.lidar2img, f.proposal, label_view); }),
+            run + "the proposal has 62 voxels, more than the max_proposals (20) this pipeline was built for");
+  voxformer::pipeline<cpu_executor, float> sized(cpu_executor{2}, c, store.parameters());
+  const std::vector<voxformer::io::npy_array> one_level(f.features.begin(), f.features.begin() + 1);
+  EXPECT_EQ(error_of([&] { sized.run(one_level, f.lidar2img, f.proposal, label_view); }),
+            run + "1 feature levels given, the configuration has 2");
+  EXPECT_EQ(error_of([&] { sized.run(f.features[0], f.lidar2img, f.proposal, label_view); }),
+            run + "the configuration has 2 feature levels; pass one tensor per level (a range of tensors)");
+  std::vector<voxformer::io::npy_array> swapped = {f.features[1], f.features[0]};
+  EXPECT_EQ(error_of([&] { sized.run(swapped, f.lidar2img, f.proposal, label_view); }),
+            run + "argument 'features[0]' [1, cameras, C, h, w] expected shape [1, 2, 32, 6, 10], got [1, 2, 32, 3, 5]");
+  const std::vector<float> one_camera(16, 0.f);
+  EXPECT_EQ(error_of([&] { sized.run(f.features, voxformer::make_view<3>(one_camera.data(), {1, 4, 4}), f.proposal, label_view); }),
+            run + "argument 'lidar2img' [cameras, 4, 4] expected shape [2, 4, 4], got [1, 4, 4]");
+  const std::vector<std::uint8_t> short_proposal(100, 1);
+  EXPECT_EQ(error_of([&] {
+              sized.run(f.features, f.lidar2img, voxformer::make_view<1>(short_proposal.data(), {100}), label_view);
+            }),
+            run + "argument 'proposal' [X*Y*Z] expected shape [192], got [100]");
+  std::vector<std::uint8_t> small_labels(8);
+  EXPECT_EQ(error_of([&] {
+              sized.run(f.features, f.lidar2img, f.proposal, voxformer::make_view<3>(small_labels.data(), {2, 2, 2}));
+            }),
+            run + "argument 'labels' [2X, 2Y, 2Z] expected shape [16, 12, 8], got [2, 2, 2]");
+  std::vector<float> logits(10);
+  EXPECT_EQ(error_of([&] {
+              sized.run(f.features, f.lidar2img, f.proposal, label_view, voxformer::make_view<4>(logits.data(), {1, 1, 2, 5}));
+            }),
+            run + "argument 'logits' [classes, 2X, 2Y, 2Z] expected shape [20, 16, 12, 8], got [1, 1, 2, 5]");
+  EXPECT_EQ(std::count(labels.begin(), labels.end(), 77), static_cast<long>(labels.size()));
+}
+
+TEST(Pipeline, ConstructionChecksTheConfigurationAndTheParameters) {
+  const auto f = fixture("t_small");
+  const auto store = weights(f);
+  auto other = f.config;
+  other.ffn_hidden = 32;
+  EXPECT_EQ(error_of([&] { voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, other, store.parameters()); }),
+            "voxformer::pipeline: argument 'ffn.fc1' (configuration) expected shape [32, 32], got [64, 32]");
+  EXPECT_EQ(error_of([&] {
+              voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, f.config, store.parameters(), {1000});
+            }),
+            "voxformer::pipeline: max_proposals (1000) exceeds the 192 voxels of the volume");
+  other = f.config;
+  other.heads = 3;
+  EXPECT_EQ(error_of([&] { voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, other, store.parameters()); }),
+            "voxformer::model_config: heads (3) must divide embed_dims (32)");
+}
+
+}  // namespace

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""voxformer_infer end to end: on a committed PyTorch-reference fixture it writes labels, logits and every
+stage's output equal to the reference (logits and stages within 1e-4, labels where the top-2 logits are
+more than 2e-4 apart), and every bad argument is one clear line on stderr with a non-zero exit.
+
+Usage: /usr/bin/python3 tests/tools/test_voxformer_infer.py PATH/TO/voxformer_infer
+"""
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "pipeline" / "t3d_small"
+sys.path.insert(0, str(ROOT / "tests" / "reference"))
+import voxformer_reference as vr  # noqa: E402
+
+
+def run(infer, *args):
+    return subprocess.run([str(infer), *map(str, args)], capture_output=True, text=True)
+
+
+def main():
+    infer = pathlib.Path(sys.argv[1])
+    cfg = vr.load_config(FIXTURE / "config.json")
+    failures = []
+
+    def check(condition, message):
+        if not condition:
+            failures.append(message)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        # The fixture's lidar2img in float64, its proposal as float32: other dtypes the runner accepts.
+        np.save(tmp / "lidar2img64.npy", np.load(FIXTURE / "lidar2img.npy").astype(np.float64))
+        np.save(tmp / "proposal_f32.npy", np.load(FIXTURE / "proposal.npy").astype(np.float32).reshape(-1))
+        base = ["--config", FIXTURE / "config.json", "--weights", FIXTURE / "weights.safetensors", "--features",
+                FIXTURE / "features0.npy", "--lidar2img", tmp / "lidar2img64.npy", "--proposal", tmp / "proposal_f32.npy"]
+        out = tmp / "out"
+        result = run(infer, *base, "--out", out, "--threads", 2, "--logits", "--stages")
+        check(result.returncode == 0, f"runner failed: {result.stderr}")
+        if result.returncode == 0:
+            check("proposals" in result.stdout and "head" in result.stdout, "no stage table printed")
+            for name in [f"cross_layer{i}" for i in range(cfg["layers_cross"])] + ["volume"] + \
+                        [f"self_layer{i}" for i in range(cfg["layers_self"])] + ["logits"]:
+                ours, ref = np.load(out / f"{name}.npy"), np.load(FIXTURE / f"{name}.npy")
+                check(ours.shape == ref.shape and ours.dtype == np.float32, f"{name}: shape {ours.shape} vs {ref.shape}")
+                check(ours.shape == ref.shape and np.abs(ours - ref).max() <= 1e-4, f"{name}: differs from the reference")
+            labels, ref_labels = np.load(out / "labels.npy"), np.load(FIXTURE / "labels.npy")
+            logits = np.sort(np.load(FIXTURE / "logits.npy"), axis=0)
+            clear = (logits[-1] - logits[-2]) > 2e-4
+            check(labels.dtype == np.uint8 and labels.shape == ref_labels.shape, "labels: wrong dtype or shape")
+            check(labels.shape == ref_labels.shape and (labels[clear] == ref_labels[clear]).all(), "labels differ")
+
+        bad = [
+            (["--threads", "0"], "--threads"),
+            (["--threads", "two"], "--threads"),
+            (["--features", tmp / "missing.npy"], "missing.npy"),
+            (["--dims", "30"], "embed_dims"),
+            (["--layers-cross", "4"], "missing tensor"),
+            (["--proposal", FIXTURE / "features0.npy"], "proposal"),
+            (["--lidar2img", FIXTURE / "proposal.npy"], "lidar2img"),
+            (["--weights", FIXTURE / "config.json"], "safetensors"),
+        ]
+        for extra, mentions in bad:
+            args = list(base)
+            for i in range(0, len(extra), 2):
+                flag = extra[i]
+                if flag in args:
+                    args[args.index(flag) + 1] = extra[i + 1]
+                else:
+                    args += extra[i:i + 2]
+            result = run(infer, *args, "--out", tmp / "bad")
+            lines = [line for line in result.stderr.strip().splitlines() if line]
+            check(result.returncode != 0, f"{extra}: accepted")
+            check(len(lines) >= 1 and any(mentions in line for line in lines), f"{extra}: unclear error {result.stderr!r}")
+            check(len(lines) <= 2, f"{extra}: more than one line of error: {result.stderr!r}")
+        result = run(infer, "--help")
+        check(result.returncode == 0 and "--points-cross" in result.stdout and "--image-size" in result.stdout,
+              "--help does not list the configuration flags")
+
+    for failure in failures:
+        print("FAIL:", failure)
+    print(f"test_voxformer_infer: {'ok' if not failures else f'{len(failures)} failure(s)'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
