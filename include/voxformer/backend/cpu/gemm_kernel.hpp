@@ -1,8 +1,10 @@
 //! @file A register-blocked fp32 product for row-major operands, the shape of every layer of the model
 //! (activations [M, K] times transposed weights [K, N]): 6 rows × 2 SIMD vectors of columns per tile, each
-//! output element one multiply-add chain over k in order. On the 2-core AVX2 machines of this project it
-//! runs 1.5–1.7× Eigen's GEMM at these sizes (docs/benchmarks.md), and, as every element is summed in the
-//! same order whatever the tiling, its results do not depend on how rows are split into blocks or threads.
+//! output element one multiply-add chain over k in order. At the model's sizes it runs at 75–90 % of the FMA
+//! peak measured in the same process, 1.6–2.0× Eigen's GEMM with AVX2 and 1.4–1.5× with AVX-512; with SSE only
+//! it is within 10 % of Eigen (benchmarks/nn/bench_gemm.cpp, docs/benchmarks.md). Every element is summed in
+//! the same order whatever the tiling, so its results do not depend on how rows are split into blocks or
+//! threads.
 #pragma once
 
 #include <cstring>
@@ -12,11 +14,20 @@
 
 namespace voxformer::detail {
 
+//! Floats per vector of the kernel: the widest register the build targets (an AVX-512 register holds 16; the
+//! sampling kernels stay at 8 lanes there, as their masks are 8-wide).
+inline constexpr int gemm_lanes =
+#if defined(__AVX512F__)
+    point_lanes<float> > 1 ? 16 : 1;
+#else
+    point_lanes<float>;
+#endif
+
 //! Whether `gemm_row_major_block` serves these operands: fp32, unit column strides, host SIMD lanes.
 template <class T>
 bool row_major_kernel_applies(const tensor_view<const T, 2>& a, const tensor_view<const T, 2>& b,
                               const tensor_view<T, 2>& c) {
-  if constexpr (std::is_same_v<T, float> && point_lanes<float> > 1)
+  if constexpr (std::is_same_v<T, float> && gemm_lanes > 1)
     return a.stride(1) == 1 && b.stride(1) == 1 && c.stride(1) == 1;
   else
     return false;
@@ -33,7 +44,7 @@ VOXFORMER_FORCEINLINE F load_vector(const float* p) {
 template <int Rows, int Vectors>
 VOXFORMER_FORCEINLINE void gemm_tile(const float* a, index_t lda, const float* b, index_t ldb, index_t k, float* c,
                                      index_t ldc, bool accumulate) {
-  constexpr int lanes = point_lanes<float>;
+  constexpr int lanes = gemm_lanes;
   using F = lanes_t<float, lanes>;
   F acc[Rows][Vectors] = {};
   for (index_t p = 0; p < k; ++p) {
@@ -69,7 +80,7 @@ VOXFORMER_FORCEINLINE void gemm_column_tail(const float* a, index_t lda, const f
 template <int Rows>
 void gemm_rows_of_tile(const float* a, index_t lda, const float* b, index_t ldb, index_t k, float* c, index_t ldc,
                        index_t n, bool accumulate) {
-  constexpr index_t lanes = point_lanes<float>;
+  constexpr index_t lanes = gemm_lanes;
   index_t j = 0;
   for (; j + 2 * lanes <= n; j += 2 * lanes) gemm_tile<Rows, 2>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
   for (; j + lanes <= n; j += lanes) gemm_tile<Rows, 1>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
