@@ -15,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "support/error_of.hpp"
 #include "voxformer/io/safetensors.hpp"
+
+using test::error_of;
 
 namespace {
 
@@ -42,17 +45,6 @@ std::vector<std::byte> raw_image(const std::string& header, std::size_t data_byt
   for (char c : header) image.push_back(static_cast<std::byte>(c));
   image.resize(image.size() + data_bytes, std::byte{0x5A});
   return image;
-}
-
-//! The message of the voxformer::error `f` throws ("" and a test failure when it throws none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const voxformer::error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no voxformer::error thrown";
-  return {};
 }
 
 std::string parse_error(const std::vector<std::byte>& image) {

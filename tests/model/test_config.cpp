@@ -4,23 +4,16 @@
 
 #include <string>
 
+#include "support/error_of.hpp"
 #include "voxformer/model/config.hpp"
 #include "voxformer/model/config_json.hpp"
+
+using test::error_of;
 
 namespace {
 
 using voxformer::model_config;
 using voxformer::self_attention_kind;
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const voxformer::error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 TEST(ModelConfig, PresetsAreThePublishedVariants) {
   const model_config t = model_config::voxformer_t(), s = model_config::voxformer_s();

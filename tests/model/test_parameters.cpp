@@ -10,9 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "support/error_of.hpp"
 #include "voxformer/io/safetensors.hpp"
 #include "voxformer/model/parameter_store.hpp"
 #include "voxformer/model/parameters.hpp"
+
+using test::error_of;
 
 namespace {
 
@@ -125,16 +128,6 @@ struct weights_writer {
     return path;
   }
 };
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const voxformer::error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 voxformer::parameter_store<float> load(const weights_writer& w, const std::string& name,
                                        voxformer::weights_report* report = nullptr) {

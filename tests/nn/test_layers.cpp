@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/error_of.hpp"
 #include "support/fixtures.hpp"
 #include "support/msda_case.hpp"
 #include "support/tensor_families.hpp"
@@ -17,6 +18,8 @@
 #include "voxformer/nn/layer_norm.hpp"
 #include "voxformer/nn/linear.hpp"
 #include "voxformer/nn/softmax.hpp"
+
+using test::error_of;
 
 namespace {
 
@@ -180,16 +183,6 @@ TEST(Layers, EmptyBatchesWriteNothingAndSucceed) {
                     voxformer::make_view<2>(&none, {0, 3}));
   voxformer::softmax_groups(cpu_executor{2}, voxformer::make_view<2>(&none, {0, 8}), 8);
   SUCCEED();
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const voxformer::error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 TEST(Layers, BadArgumentsNameTheOpAndTheArgument) {

@@ -6,9 +6,12 @@
 #include <unsupported/Eigen/CXX11/Tensor>
 #include <vector>
 
+#include "support/error_of.hpp"
 #include "support/msda_case.hpp"
 #include "support/pipeline_fixture.hpp"
 #include "support/tensor_families.hpp"
+
+using test::error_of;
 
 namespace {
 
@@ -22,16 +25,6 @@ test::pipeline_fixture fixture(const std::string& name) {
 voxformer::parameter_store<float> weights(const test::pipeline_fixture& f) {
   return voxformer::parameter_store<float>::from_file(f.config,
                                                       voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const voxformer::error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 // The README's example, on a one-level fixture: Eigen tensors in, DLPack matrices, a plain pointer proposal.

@@ -14,7 +14,7 @@ struct stage_timing {
   std::string name;
   double milliseconds = 0;
   //! Bytes of the pipeline's memory this stage works in: the frame buffers it reads and writes plus its
-  //! scratch (parameters excluded; they are `run_report::parameter_bytes`).
+  //! scratch (the parameters, which the caller owns, excluded).
   std::size_t bytes = 0;
 };
 
