@@ -58,6 +58,17 @@ TEST(ModelConfig, ValidationNamesTheValueThatCannotWork) {
     return error_of([&] { c.validate(); });
   };
   EXPECT_EQ(with([](model_config& c) { c.heads = 6; }), "voxformer::model_config: heads (6) must divide embed_dims (128)");
+  // Extents are bounded one by one before their product is taken, so no product overflows.
+  EXPECT_EQ(with([](model_config& c) { c.volume = {voxformer::index_t{1} << 40, 1, 1}; }),
+            "voxformer::model_config: volume extent 1099511627776 is too large");
+  EXPECT_EQ(with([](model_config& c) { c.volume = {134217728, 134217728, 134217728}; }),
+            "voxformer::model_config: the volume 134217728x134217728x134217728 has too many voxels; voxel indices "
+            "of the output grid must fit int32");
+  EXPECT_EQ(with([](model_config& c) { c.view_shape = {voxformer::index_t{1} << 40, voxformer::index_t{1} << 40}; }),
+            "voxformer::model_config: the self-attention view 1099511627776x1099511627776 cannot hold the 262144 "
+            "voxels of the volume");
+  EXPECT_EQ(with([](model_config& c) { c.embed_dims = 2048; }),
+            "voxformer::model_config: embed_dims (2048) exceeds the 1024 channels the fused head holds per voxel");
   EXPECT_EQ(with([](model_config& c) { c.view_shape = {256, 512}; }),
             "voxformer::model_config: the self-attention view 256x512 has 131072 cells, but the volume 128x128x16 has "
             "262144 voxels");
@@ -104,6 +115,9 @@ TEST(ModelConfig, JsonAppliesOverThePresetAndRejectsUnknownKeys) {
   EXPECT_EQ(error_of([] { voxformer::config_from_json(nlohmann::json::parse(R"({"heads": 5})"), "cfg.json"); }),
             "cfg.json: voxformer::model_config: heads (5) must divide embed_dims (128)");
   EXPECT_NE(error_of([] { voxformer::config_from_json(nlohmann::json::parse(R"({"heads": "8"})"), "cfg.json"); })
+                .find("cfg.json: [json.exception.type_error"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { voxformer::config_from_json(nlohmann::json::parse(R"({"variant": 5})"), "cfg.json"); })
                 .find("cfg.json: [json.exception.type_error"),
             std::string::npos);
   EXPECT_EQ(error_of([] {

@@ -2,6 +2,7 @@
 // views), the double instantiation, and bad inputs rejected with a clear error before anything is written.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <unsupported/Eigen/CXX11/Tensor>
 #include <vector>
@@ -133,7 +134,44 @@ TEST(Pipeline, BadInputsAreClearErrorsAndNothingIsWritten) {
               sized.run(f.features, f.lidar2img, f.proposal, label_view, voxformer::make_view<4>(logits.data(), {1, 1, 2, 5}));
             }),
             run + "argument 'logits' [classes, 2X, 2Y, 2Z] expected shape [20, 16, 12, 8], got [1, 1, 2, 5]");
+  // A grid of the right size in another axis order ([Z, Y, X]) would be read in the wrong voxel order.
+  const std::vector<std::uint8_t> transposed(192, 1);
+  EXPECT_EQ(error_of([&] {
+              sized.run(f.features, f.lidar2img, voxformer::make_view<3>(transposed.data(), {4, 6, 8}), label_view);
+            }),
+            run + "argument 'proposal' [X, Y, Z] expected shape [8, 6, 4], got [4, 6, 8]");
+  // A non-finite matrix would make its camera see nothing and the frame look normal.
+  std::vector<float> matrices(f.lidar2img.data<float>(), f.lidar2img.data<float>() + 32);
+  matrices[5] = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(error_of([&] { sized.run(f.features, voxformer::make_view<3>(matrices.data(), {2, 4, 4}), f.proposal, label_view); }),
+            run + "argument 'lidar2img' holds inf at [0, 1, 1]; projection matrices must be finite");
+  // Labels written into the logits' own memory.
+  std::vector<float> full_logits(static_cast<std::size_t>(c.classes * c.output_voxels()));
+  const auto labels_in_logits =
+      voxformer::make_view<3>(reinterpret_cast<std::uint8_t*>(full_logits.data()), {grid[0], grid[1], grid[2]});
+  EXPECT_EQ(error_of([&] {
+              sized.run(f.features, f.lidar2img, f.proposal, labels_in_logits,
+                        voxformer::make_view<4>(full_logits.data(), {c.classes, grid[0], grid[1], grid[2]}));
+            }),
+            run + "output 'labels' overlaps input 'logits'");
   EXPECT_EQ(std::count(labels.begin(), labels.end(), 77), static_cast<long>(labels.size()));
+  EXPECT_EQ(std::count(full_logits.begin(), full_logits.end(), 0.f), static_cast<long>(full_logits.size()));
+}
+
+TEST(Pipeline, ChunksLargerThanTheVolumeGiveTheSameLabels) {
+  // A chunk of 2^58 rows would overflow every scratch size computed from it; no chunk needs more rows than the
+  // volume has voxels, so the pipeline clamps it, and chunking never changes the result.
+  const auto f = fixture("t_small");
+  const auto store = weights(f);
+  const auto grid = f.config.output_volume();
+  std::vector<std::uint8_t> expected(static_cast<std::size_t>(f.config.output_voxels())), labels(expected.size());
+  voxformer::pipeline<cpu_executor, float> small_chunks(cpu_executor{2}, f.config, store.parameters(), {0, {}, 7});
+  small_chunks.run(f.features, f.lidar2img, f.proposal, voxformer::make_view<3>(expected.data(), {grid[0], grid[1], grid[2]}));
+  voxformer::pipeline<cpu_executor, float> huge_chunks(cpu_executor{2}, f.config, store.parameters(),
+                                                       {0, {}, voxformer::index_t{1} << 58});
+  huge_chunks.run(f.features, f.lidar2img, f.proposal, voxformer::make_view<3>(labels.data(), {grid[0], grid[1], grid[2]}));
+  EXPECT_EQ(huge_chunks.options().chunk_rows, f.config.voxels());
+  EXPECT_EQ(labels, expected);
 }
 
 TEST(Pipeline, ConstructionChecksTheConfigurationAndTheParameters) {
@@ -146,7 +184,11 @@ TEST(Pipeline, ConstructionChecksTheConfigurationAndTheParameters) {
   EXPECT_EQ(error_of([&] {
               voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, f.config, store.parameters(), {1000});
             }),
-            "voxformer::pipeline: max_proposals (1000) exceeds the 192 voxels of the volume");
+            "voxformer::pipeline: max_proposals must be in [0, 192] (0 = every voxel), got 1000");
+  EXPECT_EQ(error_of([&] {
+              voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, f.config, store.parameters(), {-1});
+            }),
+            "voxformer::pipeline: max_proposals must be in [0, 192] (0 = every voxel), got -1");
   other = f.config;
   other.heads = 3;
   EXPECT_EQ(error_of([&] { voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, other, store.parameters()); }),

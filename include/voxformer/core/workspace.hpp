@@ -49,7 +49,10 @@ class workspace {
   T* take(index_t count) {
     detail::require(count >= 0, "voxformer::workspace: negative element count ", count);
     const std::size_t start = round_up(used_);
-    used_ = start + static_cast<std::size_t>(count) * sizeof(T);
+    std::size_t bytes = 0;
+    detail::require(!__builtin_mul_overflow(static_cast<std::size_t>(count), sizeof(T), &bytes) &&
+                        !__builtin_add_overflow(start, bytes, &used_),
+                    "voxformer::workspace: ", count, " elements of ", sizeof(T), " bytes overflow the address space");
     if (sizing_) return nullptr;
     detail::require(used_ <= capacity_, "voxformer::workspace: ", used_, " bytes needed, but the workspace holds ",
                     capacity_, " (it was sized for other arguments)");
@@ -60,7 +63,9 @@ class workspace {
   template <class T, int Rank>
   tensor_view<T, Rank> take_view(const std::array<index_t, Rank>& extents) {
     index_t count = 1;
-    for (const index_t e : extents) count *= e;
+    for (const index_t e : extents)
+      detail::require(e >= 0 && !__builtin_mul_overflow(count, e, &count), "voxformer::workspace: extent ", e,
+                      " is negative or the element count overflows");
     return tensor_view<T, Rank>(take<T>(count), extents, space_);
   }
 

@@ -20,6 +20,11 @@ namespace voxformer {
 //! `volumetric` = DeformSelfAttention3DCustom, trilinear on the 3-D volume (VoxFormer-S/-T_deform3D).
 enum class self_attention_kind { planar, volumetric };
 
+//! The widest channel count and class count one fused head element holds in registers / on its stack
+//! (model/head.hpp); `model_config::validate` enforces them.
+inline constexpr index_t head_max_channels = 1024;
+inline constexpr index_t head_max_classes = 256;
+
 //! Height × width of one image feature level.
 struct feature_shape {
   index_t height;
@@ -99,10 +104,18 @@ struct model_config {
     auto positive = [&](const char* name, index_t value) {
       detail::require(value > 0, where, ": ", name, " must be positive, got ", value);
     };
-    for (int a = 0; a < 3; ++a) positive("volume extent", volume[a]);
-    detail::require(voxels() <= std::numeric_limits<std::int32_t>::max() / 8, where, ": the volume has ", voxels(),
-                    " voxels; voxel indices of the output grid must fit int32");
+    constexpr index_t max_voxels = std::numeric_limits<std::int32_t>::max() / 8;  // output-grid indices fit int32
+    for (int a = 0; a < 3; ++a) {
+      positive("volume extent", volume[a]);
+      // Bounded one by one first, so that the product below cannot overflow.
+      detail::require(volume[a] <= max_voxels, where, ": volume extent ", volume[a], " is too large");
+    }
+    detail::require(volume[0] <= max_voxels / volume[1] && volume[0] * volume[1] <= max_voxels / volume[2], where,
+                    ": the volume ", volume[0], "x", volume[1], "x", volume[2],
+                    " has too many voxels; voxel indices of the output grid must fit int32");
     positive("embed_dims", embed_dims);
+    detail::require(embed_dims <= head_max_channels, where, ": embed_dims (", embed_dims,
+                    ") exceeds the ", head_max_channels, " channels the fused head holds per voxel");
     positive("heads", heads);
     detail::require(embed_dims % heads == 0, where, ": heads (", heads, ") must divide embed_dims (", embed_dims, ")");
     detail::require(embed_dims % 2 == 0, where, ": embed_dims (", embed_dims,
@@ -113,8 +126,8 @@ struct model_config {
                     layers_cross, " cross and ", layers_self, " self");
     positive("ffn_hidden", ffn_hidden);
     positive("cameras", cameras);
-    detail::require(classes >= 1 && classes <= 256, where, ": classes must be in [1, 256] (labels are uint8), got ",
-                    classes);
+    detail::require(classes >= 1 && classes <= head_max_classes, where, ": classes must be in [1, ", head_max_classes,
+                    "] (labels are uint8), got ", classes);
     detail::require(!feature_shapes.empty() && levels() <= msda_max_levels, where, ": between 1 and ", msda_max_levels,
                     " feature levels are supported, got ", levels());
     for (const auto& s : feature_shapes)
@@ -122,7 +135,10 @@ struct model_config {
                       ": a feature level of ", s.height, "x", s.width, " cannot be sampled");
     detail::require(level_embed_rows >= levels(), where, ": level_embed_rows (", level_embed_rows,
                     ") must cover the ", levels(), " feature levels");
-    detail::require(view_shape[0] > 0 && view_shape[1] > 0 && view_shape[0] * view_shape[1] == voxels(), where,
+    detail::require(view_shape[0] > 0 && view_shape[1] > 0 && view_shape[0] <= voxels() && view_shape[1] <= voxels(),
+                    where, ": the self-attention view ", view_shape[0], "x", view_shape[1], " cannot hold the ", voxels(),
+                    " voxels of the volume");  // bounded first: the product below cannot overflow
+    detail::require(view_shape[0] * view_shape[1] == voxels(), where,
                     ": the self-attention view ", view_shape[0], "x", view_shape[1], " has ", view_shape[0] * view_shape[1],
                     " cells, but the volume ", volume[0], "x", volume[1], "x", volume[2], " has ", voxels(), " voxels");
     for (int a = 0; a < 3; ++a)

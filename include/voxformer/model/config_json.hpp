@@ -24,9 +24,9 @@ inline model_config config_from_json(const nlohmann::json& json, const std::stri
                                              "view_shape", "pc_range", "image_size", "feature_shapes"};
   for (const auto& [key, value] : json.items())
     detail::require(keys.contains(key), where, ": unknown configuration key '", key, "'");
-  model_config c = json.contains("variant") ? model_config::preset(json.at("variant").get<std::string>())
-                                            : model_config::voxformer_t();
+  model_config c = model_config::voxformer_t();
   try {
+    if (json.contains("variant")) c = model_config::preset(json.at("variant").get<std::string>());
     auto number = [&](const char* key, index_t& field) {
       if (json.contains(key)) field = json.at(key).get<index_t>();
     };

@@ -20,10 +20,6 @@
 
 namespace voxformer {
 
-//! The widest channel count and class count one fused head element holds in registers / on its stack.
-inline constexpr index_t head_max_channels = 1024;
-inline constexpr index_t head_max_classes = 256;
-
 namespace detail {
 //! Batches of SIMD lanes of classes the fused head accumulates at once (3 × 8 = 24 ≥ VoxFormer's 20; the
 //! kernel's inner loop is written for exactly 3).

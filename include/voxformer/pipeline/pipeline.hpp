@@ -49,7 +49,7 @@ namespace voxformer {
 enum class rebatch_layout { csr, padded };
 
 struct pipeline_options {
-  index_t max_proposals = 0;  //!< the largest proposal a frame may have; 0 = every voxel
+  index_t max_proposals = 0;  //!< the largest proposal a frame may have, in [0, voxels]; 0 = every voxel
   rebatch_layout layout = rebatch_layout::csr;
   //! Rows per chunk of the chunked stages (camera rows, layer tails, self-attention voxels): small enough that
   //! a chunk's intermediates stay in cache (4096 measured fastest of 1024–16384 on 2 cores, docs/benchmarks.md).
@@ -95,16 +95,21 @@ tensor_view<T, Rank> as_batched_view(X&& x, const char* op, const std::string& a
   }
 }
 
-//! A proposal as a flat contiguous view: [X·Y·Z] or [X, Y, Z].
+//! A proposal as a flat contiguous view: [X·Y·Z], or [X, Y, Z] of exactly the volume's extents (a transposed
+//! grid of the same size would otherwise be read in the wrong voxel order).
 template <class M, class X>
-tensor_view<const M, 1> as_flat_mask(X&& x, const char* op) {
+tensor_view<const M, 1> as_flat_mask(X&& x, const char* op, const std::array<index_t, 3>& volume) {
+  auto flat_volume = [&](const tensor_view<const M, 3>& grid) {
+    expect_shape(op, "proposal", "[X, Y, Z]", grid, {volume[0], volume[1], volume[2]});
+    return flat_contiguous(op, "proposal", grid);
+  };
   if constexpr (static_tensor<X>) {
     constexpr int rank = view_type_of<X>::rank;
     static_assert(rank == 1 || rank == 3, "voxformer::pipeline: the proposal is [X*Y*Z] or [X, Y, Z]");
-    return flat_contiguous(op, "proposal", as_view<const M, rank>(x, op, "proposal"));
+    if constexpr (rank == 3) return flat_volume(as_view<const M, 3>(x, op, "proposal"));
+    else return flat_contiguous(op, "proposal", as_view<const M, 1>(x, op, "proposal"));
   } else {
-    if (traits_of<X>::describe(x).rank == 3)
-      return flat_contiguous(op, "proposal", as_view<const M, 3>(x, op, "proposal"));
+    if (traits_of<X>::describe(x).rank == 3) return flat_volume(as_view<const M, 3>(x, op, "proposal"));
     return flat_contiguous(op, "proposal", as_view<const M, 1>(x, op, "proposal"));
   }
 }
@@ -130,10 +135,13 @@ class pipeline {
     constexpr const char* op = "voxformer::pipeline";
     config_.validate();
     check_parameters(op);
-    if (options_.max_proposals <= 0) options_.max_proposals = config_.voxels();
-    detail::require(options_.max_proposals <= config_.voxels(), op, ": max_proposals (", options_.max_proposals,
-                    ") exceeds the ", config_.voxels(), " voxels of the volume");
+    detail::require(options_.max_proposals >= 0 && options_.max_proposals <= config_.voxels(), op,
+                    ": max_proposals must be in [0, ", config_.voxels(), "] (0 = every voxel), got ",
+                    options_.max_proposals);
+    if (options_.max_proposals == 0) options_.max_proposals = config_.voxels();
     detail::require(options_.chunk_rows > 0, op, ": chunk_rows must be positive, got ", options_.chunk_rows);
+    // No chunk needs more rows than the volume has voxels (results do not depend on the chunk size).
+    options_.chunk_rows = std::min(options_.chunk_rows, config_.voxels());
     build_derived();
     build_frame_memory();
     name_stages();
@@ -172,16 +180,18 @@ class pipeline {
     constexpr const char* op = "voxformer::pipeline::run";
     using M = resolve_element_t<ProposalElement, Proposal, std::uint8_t>;
     // Every input is checked before the first stage runs.
-    const auto mask = detail::as_flat_mask<M>(proposal, op);
+    const auto mask = detail::as_flat_mask<M>(proposal, op, config_.volume);
     expect_shape(op, "proposal", "[X*Y*Z]", mask, {config_.voxels()});
     expect_accessible(op, "proposal", executor_, mask);
     const auto matrices = as_view<const float, 3>(lidar2img, op, "lidar2img");
     expect_shape(op, "lidar2img", "[cameras, 4, 4]", matrices, {config_.cameras, 4, 4});
+    expect_finite_host_matrices(op, matrices);
     read_feature_levels(features, op);
     const auto label_view = as_view<std::uint8_t, 3>(labels, op, "labels");
     const auto grid = config_.output_volume();
     expect_shape(op, "labels", "[2X, 2Y, 2Z]", label_view, {grid[0], grid[1], grid[2]});
     expect_accessible(op, "labels", executor_, label_view);
+    expect_disjoint(op, "labels", label_view, "logits", logits);
 
     std::size_t stage = 0;
     auto finish = [&](std::size_t scratch_bytes) {
@@ -293,6 +303,17 @@ class pipeline {
         if (row_of(k, q) >= 0) ++report_.visible_per_camera[static_cast<std::size_t>(k)], seen = true;
       report_.seen_by_no_camera += seen ? 0 : 1;
     }
+  }
+
+  //! A NaN or Inf in a projection matrix would make every point invisible to that camera and the frame look
+  //! normal; host matrices are checked (device ones are the device pipeline's to check).
+  static void expect_finite_host_matrices(const char* op, const tensor_view<const float, 3>& matrices) {
+    if (matrices.space() == memory_space::device) return;
+    for (index_t k = 0; k < matrices.extent(0); ++k)
+      for (index_t r = 0; r < 4; ++r)
+        for (index_t c = 0; c < 4; ++c)
+          detail::require(std::isfinite(matrices(k, r, c)), op, ": argument 'lidar2img' holds ", matrices(k, r, c),
+                          " at [", k, ", ", r, ", ", c, "]; projection matrices must be finite");
   }
 
   template <class Features>
