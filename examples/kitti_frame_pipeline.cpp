@@ -33,7 +33,7 @@ int main(int argc, char** argv) try {
   // 1. Scan → 256×256×32 occupancy (SemanticKITTI's pre-fix convention), compared with voxels.bin.
   // Each step times its library calls alone: not the file reads, the allocations or the printing around them.
   const auto scan = io::read_kitti_scan(frame / "scan.bin");
-  const auto labels = io::read_kitti_labels(frame / "scan.label");
+  const auto labels = io::read_kitti_labels(frame / "scan.label", scan.size() / 4);
   const auto expected = io::read_binary_array<std::uint8_t>(frame / "voxels.bin");
   const index_t points = static_cast<index_t>(labels.size());
   const auto fine_geometry = volume_geometry::voxformer_fine();

@@ -19,7 +19,7 @@ using namespace voxformer;
 struct frame_data {
   std::filesystem::path dir = std::filesystem::path(VOXFORMER_EXAMPLE_DATA_DIR) / "semantickitti_08_001000";
   std::vector<float> scan = io::read_kitti_scan(dir / "scan.bin");
-  std::vector<std::uint32_t> labels = io::read_kitti_labels(dir / "scan.label");
+  std::vector<std::uint32_t> labels = io::read_kitti_labels(dir / "scan.label", scan.size() / 4);
   std::vector<std::uint8_t> fine = std::vector<std::uint8_t>(256 * 256 * 32);
   std::vector<std::uint8_t> coarse = std::vector<std::uint8_t>(128 * 128 * 16);
   index_t points() const { return static_cast<index_t>(labels.size()); }

@@ -21,6 +21,7 @@
 #include "voxformer/io/binary_file.hpp"
 #include "voxformer/io/kitti.hpp"
 #include "voxformer/io/npy.hpp"
+#include "voxformer/io/voxel_grid.hpp"
 #include "voxformer/model/config.hpp"
 #include "voxformer/model/cross_attention.hpp"
 #include "voxformer/model/head.hpp"

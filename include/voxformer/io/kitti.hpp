@@ -4,11 +4,17 @@
 
 #include <Eigen/Core>
 #include <Eigen/Geometry>
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
+#include <span>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "voxformer/core/error.hpp"
@@ -48,43 +54,116 @@ inline mat4<float> to_mat4f(const Eigen::Matrix4d& m) {
   return out;
 }
 
-//! Parses `calib.txt` (rows `P0:`..`P3:` and `Tr:`, 12 numbers each). Missing rows or short rows throw.
-inline kitti_calibration read_kitti_calibration(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  voxformer::detail::require(in.good(), "voxformer::io::read_kitti_calibration: cannot open '", path.string(), "'");
-  std::map<std::string, std::vector<double>> rows;
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    std::string key;
-    if (!(fields >> key) || key.back() != ':') continue;
-    key.pop_back();
-    std::vector<double>& values = rows[key];
-    for (double v; fields >> v;) values.push_back(v);
+namespace detail {
+
+inline kitti_calibration parse_calibration(std::string_view text, std::string_view where) {
+  using voxformer::detail::fail;
+  using voxformer::detail::require;
+  constexpr std::string_view blank = " \t\r";  // '\r': files with CRLF line ends
+  constexpr std::array<std::string_view, 5> keys = {"P0", "P1", "P2", "P3", "Tr"};
+  std::array<projection_matrix, 5> rows;
+  std::array<bool, 5> seen{};
+  for (std::size_t line_number = 1; !text.empty(); ++line_number) {
+    const auto newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    const auto first = line.find_first_not_of(blank);
+    if (first == std::string_view::npos) continue;
+    line.remove_prefix(first);
+    const auto colon = line.find(':');
+    const auto key = line.substr(0, colon);
+    require(colon != std::string_view::npos && !key.empty() && key.find_first_of(blank) == std::string_view::npos,
+            where, ": line ", line_number, " does not start with a 'key:'");
+    const auto k = static_cast<std::size_t>(std::find(keys.begin(), keys.end(), key) - keys.begin());
+    if (k == keys.size()) continue;  // a row VoxFormer does not use (e.g. R0_rect of KITTI object calibrations)
+    require(!seen[k], where, ": line ", line_number, " repeats the row '", key, ":'");
+    seen[k] = true;
+    std::string_view numbers = line.substr(colon + 1);
+    int count = 0;
+    for (auto at = numbers.find_first_not_of(blank); at != std::string_view::npos;
+         at = numbers.find_first_not_of(blank)) {
+      numbers.remove_prefix(at);
+      const auto token = numbers.substr(0, numbers.find_first_of(blank));
+      numbers.remove_prefix(token.size());
+      double value = 0;
+      const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
+      if (ec != std::errc{} || end != token.data() + token.size())
+        fail(where, ": line ", line_number, ": '", token.substr(0, 40), "' in row '", key, ":' is ",
+             ec == std::errc::result_out_of_range ? "out of the range of double" : "not a number");
+      require(std::isfinite(value), where, ": line ", line_number, ": row '", key, ":' holds a non-finite value");
+      require(count < 12, where, ": line ", line_number, ": row '", key, ":' has more than 12 numbers");
+      rows[k](count / 4, count % 4) = value;
+      ++count;
+    }
+    require(count == 12, where, ": line ", line_number, ": row '", key, ":' has ", count, " numbers, needs 12");
   }
+  for (std::size_t k = 0; k < keys.size(); ++k)
+    require(seen[k], where, ": needs a row '", keys[k], ":' with 12 numbers");
   kitti_calibration calib;
-  auto matrix = [&](const std::string& key) {
-    const auto it = rows.find(key);
-    voxformer::detail::require(it != rows.end() && it->second.size() == 12, "voxformer::io::read_kitti_calibration: '",
-                    path.string(), "' needs a row '", key, ":' with 12 numbers");
-    return projection_matrix(Eigen::Map<const projection_matrix>(it->second.data()));
-  };
-  for (int i = 0; i < 4; ++i) calib.p[i] = matrix(std::string{'P', static_cast<char>('0' + i)});
+  for (int i = 0; i < 4; ++i) calib.p[i] = rows[static_cast<std::size_t>(i)];
   calib.tr = Eigen::Matrix4d::Identity();
-  calib.tr.topRows<3>() = matrix("Tr");
+  calib.tr.topRows<3>() = rows[4];
   return calib;
 }
 
-//! A velodyne scan: N × 4 float32 (x, y, z, reflectance), row-major.
+//! A labels file must hold one uint32 per point of its scan (`bytes == 4·points`, without overflow).
+inline void require_label_count(std::uintmax_t bytes, std::size_t points, std::string_view where) {
+  voxformer::detail::require(bytes / 4 == points && bytes % 4 == 0, where, ": ", bytes,
+                             " bytes, not one uint32 label for each of the scan's ", points, " points");
+}
+
+}  // namespace detail
+
+//! Parses `calib.txt` text: rows `P0:`..`P3:` and `Tr:` of 12 finite numbers each (row-major 3×4), any order.
+//! Blank lines and rows with other keys are skipped; a missing, repeated or short/long row, a non-number, NaN/Inf,
+//! or a non-blank line that does not start with `key:` throws. `name` identifies the text in messages.
+inline kitti_calibration parse_kitti_calibration(std::string_view text, std::string_view name) {
+  return detail::parse_calibration(text, "voxformer::io::parse_kitti_calibration('" + std::string(name) + "')");
+}
+
+//! Reads `calib.txt` (see parse_kitti_calibration).
+inline kitti_calibration read_kitti_calibration(const std::filesystem::path& path) {
+  const std::string where = "voxformer::io::read_kitti_calibration('" + path.string() + "')";
+  const auto text = detail::read_file_as<char>(path, where);
+  return detail::parse_calibration({text.data(), text.size()}, where);
+}
+
+//! A velodyne scan: N × 4 float32 (x, y, z, reflectance), row-major; a size that is not a multiple of 16 bytes
+//! throws. Non-finite values are kept: the voxeliser ignores points with NaN/Inf coordinates.
 inline std::vector<float> read_kitti_scan(const std::filesystem::path& path) {
-  auto values = read_binary_array<float>(path);
-  voxformer::detail::require(values.size() % 4 == 0, "voxformer::io::read_kitti_scan: '", path.string(),
-                  "' does not hold whole (x, y, z, r) points");
-  return values;
+  return detail::read_file_as<float>(path, "voxformer::io::read_kitti_scan('" + path.string() + "')", 16,
+                                     "(x, y, z, r) point");
+}
+
+//! The same from bytes in memory; `name` identifies them in messages.
+inline std::vector<float> parse_kitti_scan(std::span<const std::byte> bytes, std::string_view name) {
+  return detail::array_from_bytes<float>(bytes, "voxformer::io::parse_kitti_scan('" + std::string(name) + "')", 16,
+                                         "(x, y, z, r) point");
 }
 
 //! SemanticKITTI point labels: uint32 per point, semantic class in the low 16 bits, instance id above.
 inline std::vector<std::uint32_t> read_kitti_labels(const std::filesystem::path& path) {
-  return read_binary_array<std::uint32_t>(path);
+  return detail::read_file_as<std::uint32_t>(path, "voxformer::io::read_kitti_labels('" + path.string() + "')");
+}
+
+//! The labels of a scan of `expected_points` points: a file with another count throws (checked before reading).
+inline std::vector<std::uint32_t> read_kitti_labels(const std::filesystem::path& path, std::size_t expected_points) {
+  const std::string where = "voxformer::io::read_kitti_labels('" + path.string() + "')";
+  detail::require_label_count(detail::regular_file_size(path, where), expected_points, where);
+  return detail::read_file_as<std::uint32_t>(path, where);
+}
+
+//! The same from bytes in memory; `name` identifies them in messages.
+inline std::vector<std::uint32_t> parse_kitti_labels(std::span<const std::byte> bytes, std::string_view name) {
+  return detail::array_from_bytes<std::uint32_t>(bytes,
+                                                 "voxformer::io::parse_kitti_labels('" + std::string(name) + "')");
+}
+
+inline std::vector<std::uint32_t> parse_kitti_labels(std::span<const std::byte> bytes, std::string_view name,
+                                                     std::size_t expected_points) {
+  const std::string where = "voxformer::io::parse_kitti_labels('" + std::string(name) + "')";
+  detail::require_label_count(bytes.size(), expected_points, where);
+  return detail::array_from_bytes<std::uint32_t>(bytes, where);
 }
 
 }  // namespace voxformer::io

@@ -20,7 +20,7 @@ using voxformer::volume_geometry;
 
 struct real_frame {
   std::vector<float> scan = voxformer::io::read_kitti_scan(test::frame_path("scan.bin"));
-  std::vector<std::uint32_t> labels = voxformer::io::read_kitti_labels(test::frame_path("scan.label"));
+  std::vector<std::uint32_t> labels = voxformer::io::read_kitti_labels(test::frame_path("scan.label"), scan.size() / 4);
   std::vector<std::uint8_t> packed = voxformer::io::read_binary_array<std::uint8_t>(test::frame_path("voxels.bin"));
   long points() const { return static_cast<long>(labels.size()); }
 };
