@@ -10,7 +10,8 @@ if(VOXFORMER_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
-# CUDA: CMake 3.25 neither passes C++20 to nvcc through compile features nor knows sm_90 by default.
+# CUDA: CMake 3.25 neither passes C++20 to nvcc through compile features (voxformer::cuda does) nor knows sm_90
+# by default.
 set(VOXFORMER_HAS_CUDA OFF)
 if(VOXFORMER_ENABLE_CUDA AND NOT VOXFORMER_SANITIZE)
   include(CheckLanguage)
@@ -25,9 +26,8 @@ if(VOXFORMER_ENABLE_CUDA AND NOT VOXFORMER_SANITIZE)
   endif()
 endif()
 
-# Compiles a target's CUDA sources as C++20 with Eigen quiet under nvcc.
+# Compiles a target's CUDA sources as C++20 with Eigen quiet under nvcc: the flags of voxformer::cuda, the
+# target consumers link (CMakeLists.txt), so that they live in one place.
 function(voxformer_cuda_settings target)
-  target_compile_options(${target} PRIVATE
-    $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 --expt-relaxed-constexpr -diag-suppress=20012>)
-  target_link_libraries(${target} PRIVATE CUDA::cudart)
+  target_link_libraries(${target} PRIVATE voxformer::cuda)
 endfunction()

@@ -7,12 +7,20 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "support/error_of.hpp"
 #include "voxformer/backend/cpu/cpu_executor.hpp"
 #include "voxformer/ops/common/compaction.hpp"
 
@@ -50,6 +58,25 @@ TEST(CpuExecutor, NegativeThreadCountIsAnError) {
   EXPECT_THROW(voxformer::parallel_for(cpu_executor{-1}, 10, [](index_t) {}), voxformer::error);
 }
 
+// A million threads asked for started 1,024 per loop over 2 M elements (230× slower than 2); now any count
+// beyond max(64, 4 × hardware threads) is an error, at the loop and when a pool is made from the executor.
+TEST(CpuExecutor, ThreadCountsBeyondTheLimitAreAnError) {
+  const int most = cpu_executor::max_threads();
+  EXPECT_GE(most, 64);
+  EXPECT_GE(most, 4 * static_cast<int>(std::thread::hardware_concurrency()));
+  const auto message = [&](long long threads) {
+    return "voxformer::cpu_executor: argument 'threads' must be in [0, " + std::to_string(most) +
+           "] (0 = one per hardware thread), got " + std::to_string(threads);
+  };
+  for (int threads : {1000000, most + 1, -1})
+    EXPECT_EQ(test::error_of([&] { voxformer::parallel_for(cpu_executor{threads}, 2000000, [](index_t) {}); }),
+              message(threads));
+  EXPECT_EQ(test::error_of([&] { voxformer::execution_context<cpu_executor> context(cpu_executor{most + 1}); }),
+            message(most + 1));
+  EXPECT_EQ(cpu_executor{most}.resolved_threads(), most);
+  EXPECT_GE(cpu_executor{0}.resolved_threads(), 1);
+}
+
 // The pool's workers take part: with 3 threads, blocks run on 3 distinct threads over many jobs in a row.
 TEST(CpuThreadPool, EveryJobVisitsEveryIndexOnceOnThePoolThreads) {
   const voxformer::execution_context<cpu_executor> context(cpu_executor{3});
@@ -76,6 +103,51 @@ TEST(CpuThreadPool, EveryJobVisitsEveryIndexOnceOnThePoolThreads) {
 }
 
 TEST(CpuThreadPool, ZeroThreadsIsAnError) { EXPECT_THROW(voxformer::cpu_thread_pool(0), voxformer::error); }
+
+TEST(CpuThreadPool, ThreadCountIsCheckedAgainstTheLimit) {
+  const int most = cpu_executor::max_threads();
+  for (int threads : {0, -3, most + 1, 1000000})
+    EXPECT_EQ(test::error_of([&] { voxformer::cpu_thread_pool pool(threads); }),
+              "voxformer::cpu_thread_pool: argument 'threads' must be in [1, " + std::to_string(most) + "], got " +
+                  std::to_string(threads));
+  const voxformer::cpu_thread_pool pool(most);
+  EXPECT_EQ(pool.size(), most);
+}
+
+// Limits the process's address space to what it uses plus 16 MiB, so that a thread stack or two fit, then
+// starts more threads than that, in a pool and in a loop, and prints their errors; exits 0 (2 if it cannot).
+[[noreturn]] void start_threads_in_little_address_space() {
+  std::ifstream statm("/proc/self/statm");
+  unsigned long long pages = 0;
+  statm >> pages;
+  const rlim_t limit = pages * static_cast<unsigned long long>(sysconf(_SC_PAGESIZE)) + (16ull << 20);
+  const rlimit address_space{limit, limit};
+  if (pages == 0 || setrlimit(RLIMIT_AS, &address_space) != 0) std::exit(2);
+  const int most = cpu_executor::max_threads();
+  const std::string pool = test::error_of([&] { voxformer::cpu_thread_pool workers(most); });
+  std::atomic<index_t> visited{0};
+  const std::string loop = test::error_of([&] {
+    voxformer::parallel_for(cpu_executor{most}, index_t{most} * 4096, [&](index_t) { ++visited; }, 1);
+  });
+  std::fprintf(stderr, "%s\n%s\nvisited %lld\n", pool.c_str(), loop.c_str(), static_cast<long long>(visited.load()));
+  std::exit(0);
+}
+
+// Threads the system cannot start (std::system_error from std::thread; here in a child process with little
+// address space) are a voxformer::error, for a pool (whose workers already started are stopped and joined) and
+// for the threads a loop starts (which finish the loop and are joined).
+TEST(CpuThreadPool, ThreadsTheSystemCannotStartAreAnError) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer needs more address space than this test leaves";
+#else
+  EXPECT_EXIT(start_threads_in_little_address_space(), ::testing::ExitedWithCode(0),
+              "voxformer::cpu_thread_pool: could not start worker thread [0-9]+ of [0-9]+ \\(.+\\); use fewer "
+              "threads\n"
+              "voxformer::cpu_executor: could not start thread [0-9]+ of [0-9]+ \\(.+\\); use fewer threads or "
+              "an execution_context, whose threads start once\n"
+              "visited [0-9]+");
+#endif
+}
 
 std::vector<index_t> compacted(const cpu_executor& executor, index_t n, index_t capacity, index_t& count) {
   auto flag = [](index_t i) { return (i * 7919) % 13 < 4; };

@@ -4,9 +4,11 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "support/device_buffer.hpp"
+#include "support/error_of.hpp"
 #include "support/msda_case.hpp"
 #include "voxformer/backend/cuda/cuda_executor.hpp"
 #include "voxformer/ops/scatter/mask_token_scatter.hpp"
@@ -116,6 +118,27 @@ TEST(CudaBackend, HostMemoryIsRejectedBeforeLaunch) {
                                                   voxformer::make_view<1>(token.data(), {3}),
                                                   voxformer::make_view<2>(volume.data(), {8, 3})),
                voxformer::error);
+}
+
+struct add_one {
+  int* values;
+  VOXFORMER_HOST_DEVICE void operator()(voxformer::index_t i) const { values[i] += 1; }
+};
+
+// Also pure host-side: the block size is checked when the executor is made and again at the launch (a field
+// changed afterwards), before any CUDA call; a block size of 0 used to divide by zero on the host (SIGFPE).
+TEST(CudaBackend, BlockSizeIsCheckedOnTheHostBeforeAnyCudaCall) {
+  const auto message = [](int threads) {
+    return "voxformer::cuda_executor: argument 'threads_per_block' must be in [1, 1024], got " +
+           std::to_string(threads);
+  };
+  for (int threads : {0, -1, 1025})
+    EXPECT_EQ(test::error_of([&] { (void)voxformer::cuda_executor{nullptr, threads}; }), message(threads));
+  EXPECT_EQ((voxformer::cuda_executor{nullptr, 1024}.threads_per_block), 1024);
+  EXPECT_EQ(voxformer::cuda_executor{}.threads_per_block, 256);
+  voxformer::cuda_executor changed{};
+  changed.threads_per_block = 0;
+  EXPECT_EQ(test::error_of([&] { voxformer::parallel_for(changed, 10, add_one{nullptr}); }), message(0));
 }
 
 }  // namespace

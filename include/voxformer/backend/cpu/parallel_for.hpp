@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -22,7 +23,10 @@ struct cpu_executor {
   //! Few threads with wide SIMD: ops give each kernel element more work (see `prefers_coarse_elements`).
   static constexpr bool coarse_elements = true;
 
-  //! Worker threads; 1 runs on the calling thread, 0 means one per hardware thread.
+  //! Worker threads; 1 runs on the calling thread, 0 means one per hardware thread. At most `max_threads()`
+  //! (64, or 4 per hardware thread on larger machines): a negative or larger count is a voxformer::error at the
+  //! first loop (or when an `execution_context` is made from it), and so is a thread the system cannot start
+  //! (std::system_error).
   int threads = 1;
   //! Persistent workers to run on instead of threads started per loop (`execution_context` makes one);
   //! then its size is the thread count.
@@ -30,9 +34,15 @@ struct cpu_executor {
 
   constexpr bool can_access(memory_space space) const { return host_accessible(space); }
 
+  //! The largest thread count accepted: max(64, 4 × hardware threads).
+  static int max_threads() { return detail::cpu_max_threads(); }
+
   int resolved_threads() const {
     if (pool != nullptr) return pool->size();
-    detail::require(threads >= 0, "cpu_executor: threads must be >= 0, got ", threads);
+    const int most = detail::cpu_max_threads();
+    if (threads < 0 || threads > most)
+      detail::fail("voxformer::cpu_executor: argument 'threads' must be in [0, ", most,
+                   "] (0 = one per hardware thread), got ", threads);
     if (threads == 0) return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     return threads;
   }
@@ -70,7 +80,14 @@ void parallel_for_ranges(const cpu_executor& executor, index_t n, RangeBody&& bo
   }
   std::vector<std::jthread> helpers;
   helpers.reserve(static_cast<std::size_t>(workers - 1));
-  for (index_t w = 1; w < workers; ++w) helpers.emplace_back(work);
+  index_t w = 1;
+  try {
+    for (; w < workers; ++w) helpers.emplace_back(work);
+  } catch (const std::system_error& e) {
+    // The helpers already started claim every block and are joined on the way out: nothing is left running.
+    detail::fail("voxformer::cpu_executor: could not start thread ", w, " of ", workers - 1, " (", e.what(),
+                 "); use fewer threads or an execution_context, whose threads start once");
+  }
   work();
 }
 

@@ -10,17 +10,35 @@
 
 #include "voxformer/backend/cuda/cuda_check.hpp"
 #include "voxformer/core/config.hpp"
+#include "voxformer/core/error.hpp"
 #include "voxformer/core/memory_space.hpp"
 
 namespace voxformer {
 
 struct cuda_executor {
   static constexpr std::string_view name = "cuda_executor";
+  //! The block size limit of every architecture CUDA 13 supports (sm_75 and newer).
+  static constexpr int max_threads_per_block = 1024;
 
   cudaStream_t stream = nullptr;
   int threads_per_block = 256;
 
+  //! The default stream, 256 threads per block.
+  constexpr cuda_executor() = default;
+  //! Launches on `stream` with `threads_per_block` in [1, 1024]; anything else is a voxformer::error here, on
+  //! the host, before any CUDA call (and again at each launch, should the field be changed afterwards).
+  constexpr cuda_executor(cudaStream_t stream_, int threads_per_block_ = 256)
+      : stream(stream_), threads_per_block(threads_per_block_) {
+    check_threads_per_block(threads_per_block);
+  }
+
   constexpr bool can_access(memory_space space) const { return device_accessible(space); }
+
+  static constexpr void check_threads_per_block(int threads) {
+    if (threads < 1 || threads > max_threads_per_block)
+      detail::fail("voxformer::cuda_executor: argument 'threads_per_block' must be in [1, ", max_threads_per_block,
+                   "], got ", threads);
+  }
 };
 
 namespace detail {
@@ -38,6 +56,7 @@ __global__ void for_each_index_kernel(index_t n, Kernel kernel) {
 template <class Kernel>
 void parallel_for(const cuda_executor& executor, index_t n, const Kernel& kernel, index_t = 0) {
   if (n <= 0) return;
+  cuda_executor::check_threads_per_block(executor.threads_per_block);  // before the division below
   const index_t blocks_needed = (n + executor.threads_per_block - 1) / executor.threads_per_block;
   const unsigned blocks = static_cast<unsigned>(blocks_needed < (1 << 20) ? blocks_needed : (1 << 20));
   detail::for_each_index_kernel<<<blocks, executor.threads_per_block, 0, executor.stream>>>(n, kernel);
