@@ -97,8 +97,9 @@ void run_corner_rows_only(benchmark::State& state, int which, distribution where
   std::vector<std::int32_t> row(static_cast<std::size_t>(p.head_samples()));
   for (std::size_t t = 0; t < row.size(); ++t) {
     const float coord[2] = {p.locations[2 * t], p.locations[2 * t + 1]};
-    float unused[corners];
-    sampler::locate<float>(coord, 1.f, extent, row[t], unused);
+    float unused_weight[corners];
+    std::int32_t unused_valid[corners];
+    sampler::locate<float>(coord, 1.f, extent, row[t], unused_weight, unused_valid);
   }
   const long pixel_stride = p.H * p.D;
   for (auto _ : state) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -67,6 +68,24 @@ struct msda_case {
     return c;
   }
 
+  //! Puts NaN, +Inf and −Inf into every `every`-th value cell, and snaps every `snap`-th location coordinate
+  //! to a cell centre, where the upper neighbour's weight is exactly 0 (still a sample: NaN · 0 is NaN there,
+  //! as in the original) — only along power-of-two axes, where the centre is exact in float, so that the
+  //! float op and the double oracle agree on the neighbours.
+  void poison_values(long every, long snap) {
+    const T bad[] = {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
+                     -std::numeric_limits<T>::infinity()};
+    for (std::size_t i = 0; i < value.size(); i += static_cast<std::size_t>(every)) value[i] = bad[(i / every) % 3];
+    const auto lv = levels();
+    for (std::size_t i = 0; i < locations.size(); i += static_cast<std::size_t>(snap)) {
+      const long axis = static_cast<long>(i) % dims, l = (static_cast<long>(i) / (dims * P)) % L;
+      const long extent = axis == 0 ? lv[l].w : axis == 1 ? lv[l].h : lv[l].z;
+      if ((extent & (extent - 1)) != 0) continue;
+      const auto size = static_cast<double>(extent);
+      locations[i] = static_cast<T>((std::floor(static_cast<double>(locations[i]) * size) + 0.5) / size);
+    }
+  }
+
   std::vector<T> reference_output() const {
     std::vector<T> out(static_cast<std::size_t>(B * Q * H * D));
     if (dims == 2)
@@ -98,12 +117,21 @@ struct msda_case {
   }
 };
 
-//! |a − b| ≤ abs + rel·|b| element-wise, reporting the first failure.
+//! |a − b| ≤ abs + rel·|b| element-wise, reporting the first failure; a NaN or infinite expected value must be
+//! matched exactly (NaN by NaN).
 template <class A, class B>
 void expect_close(const std::vector<A>& actual, const std::vector<B>& expected, double abs, double rel) {
   ASSERT_EQ(actual.size(), expected.size());
   for (std::size_t i = 0; i < actual.size(); ++i) {
     const double a = static_cast<double>(actual[i]), e = static_cast<double>(expected[i]);
+    if (std::isnan(e)) {
+      ASSERT_TRUE(std::isnan(a)) << "element " << i << ": " << a << ", expected NaN";
+      continue;
+    }
+    if (std::isinf(e)) {
+      ASSERT_EQ(a, e) << "element " << i;
+      continue;
+    }
     ASSERT_LE(std::abs(a - e), abs + rel * std::abs(e)) << "element " << i << ": " << a << " vs " << e;
   }
 }

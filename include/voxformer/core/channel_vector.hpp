@@ -6,6 +6,7 @@
 //! at a time where the caller knows the rows are aligned for it.
 #pragma once
 
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 
@@ -63,6 +64,27 @@ struct channel_vector {
   }
 
   VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE A operator[](int c) const { return lanes[c]; }
+
+  //! No lane is NaN or ±Inf: x − x is +0 for every finite x and NaN otherwise, so the bits of the differences
+  //! OR to zero exactly when all lanes are finite.
+  VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE bool all_finite() const {
+#if defined(VOXFORMER_GNU_VECTORS)
+    if constexpr (sizeof(lanes) % 16 == 0) {
+      typedef std::uint64_t words __attribute__((vector_size(16)));
+      const storage difference = lanes - lanes;
+      words any{};
+      for (std::size_t at = 0; at < sizeof(lanes); at += 16) {
+        words part;
+        std::memcpy(&part, reinterpret_cast<const unsigned char*>(&difference) + at, sizeof(part));
+        any |= part;
+      }
+      return (any[0] | any[1]) == 0;
+    }
+#endif
+    bool finite = true;
+    for (int c = 0; c < N; ++c) finite &= lanes[c] - lanes[c] == A(0);
+    return finite;
+  }
 
   VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE channel_vector& operator+=(const channel_vector& other) {
 #if defined(VOXFORMER_GNU_VECTORS)

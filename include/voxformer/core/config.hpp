@@ -6,9 +6,11 @@
 #if defined(__CUDACC__)
 #define VOXFORMER_HOST_DEVICE __host__ __device__
 #define VOXFORMER_FORCEINLINE __forceinline__
+#define VOXFORMER_NOINLINE __noinline__
 #else
 #define VOXFORMER_HOST_DEVICE
 #define VOXFORMER_FORCEINLINE inline __attribute__((always_inline))
+#define VOXFORMER_NOINLINE __attribute__((noinline))
 #endif
 
 namespace voxformer {

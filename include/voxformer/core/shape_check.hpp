@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -56,24 +57,52 @@ void expect_accessible(std::string_view op, std::string_view arg, const Executor
                   " memory, which the ", Executor::name, " cannot access");
 }
 
-//! Checks that an output does not overlap an input (ops read inputs while writing outputs).
+namespace detail {
+
+//! The bytes [begin, end) between a view's lowest and highest element (begin == end when it is empty).
+struct argument_memory {
+  std::string_view name;
+  std::uintptr_t begin = 0, end = 0;
+};
+
+template <class T, int Rank>
+argument_memory memory_of(std::string_view name, const tensor_view<T, Rank>& v) {
+  if (v.empty()) return {name};
+  index_t lo = 0, hi = 0;  // element offsets; as_view checked that they fit
+  for (int d = 0; d < Rank; ++d) {
+    const index_t reach = (v.extent(d) - 1) * v.stride(d);
+    (reach < 0 ? lo : hi) += reach;
+  }
+  const auto base = reinterpret_cast<std::uintptr_t>(v.data());
+  const auto element = static_cast<std::uintptr_t>(sizeof(T));
+  return {name, base - static_cast<std::uintptr_t>(-lo) * element, base + static_cast<std::uintptr_t>(hi + 1) * element};
+}
+
+inline bool overlap(const argument_memory& a, const argument_memory& b) {
+  return a.begin != a.end && b.begin != b.end && a.begin < b.end && b.begin < a.end;
+}
+
+}  // namespace detail
+
+//! Checks that no output overlaps another output or an input: ops read inputs while writing outputs, in
+//! parallel, so an alias is a race or a silent wrong answer. Byte ranges are compared, so two views that
+//! interleave within one buffer count as overlapping. Build the lists with `detail::memory_of(name, view)`.
+inline void expect_no_aliasing(std::string_view op, std::initializer_list<detail::argument_memory> outputs,
+                               std::initializer_list<detail::argument_memory> inputs) {
+  for (auto out = outputs.begin(); out != outputs.end(); ++out) {
+    for (auto other = outputs.begin(); other != out; ++other)
+      detail::require(!detail::overlap(*out, *other), op, ": outputs '", other->name, "' and '", out->name,
+                      "' overlap");
+    for (const auto& in : inputs)
+      detail::require(!detail::overlap(*out, in), op, ": output '", out->name, "' overlaps input '", in.name, "'");
+  }
+}
+
+//! Checks that an output does not overlap an input (the two-argument form of `expect_no_aliasing`).
 template <class T, int R1, class U, int R2>
 void expect_disjoint(std::string_view op, std::string_view out_arg, const tensor_view<T, R1>& out,
                      std::string_view in_arg, const tensor_view<U, R2>& in) {
-  if (out.empty() || in.empty()) return;
-  auto span_of = [](const auto& v) {
-    index_t lo = 0, hi = 0;
-    for (int d = 0; d < std::remove_cvref_t<decltype(v)>::rank; ++d) {
-      const index_t reach = (v.extent(d) - 1) * v.stride(d);
-      (reach < 0 ? lo : hi) += reach;
-    }
-    using E = typename std::remove_cvref_t<decltype(v)>::value_type;
-    const auto base = static_cast<index_t>(reinterpret_cast<std::uintptr_t>(v.data()));
-    return std::array<index_t, 2>{base + lo * index_t(sizeof(E)), base + (hi + 1) * index_t(sizeof(E))};
-  };
-  const auto a = span_of(out);
-  const auto b = span_of(in);
-  detail::require(a[1] <= b[0] || b[1] <= a[0], op, ": output '", out_arg, "' overlaps input '", in_arg, "'");
+  expect_no_aliasing(op, {detail::memory_of(out_arg, out)}, {detail::memory_of(in_arg, in)});
 }
 
 //! A contiguous view of any rank seen as rank 1 (grids are addressed by their C-order flat index).

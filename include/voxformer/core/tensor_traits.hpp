@@ -24,6 +24,7 @@
 
 #include "voxformer/core/dtype.hpp"
 #include "voxformer/core/error.hpp"
+#include "voxformer/core/layout_check.hpp"
 #include "voxformer/core/memory_space.hpp"
 #include "voxformer/core/tensor_view.hpp"
 
@@ -99,8 +100,24 @@ struct resolve_element<deduce, X, Default> {
 template <class Requested, class X, class Default>
 using resolve_element_t = typename resolve_element<Requested, X, Default>::type;
 
-//! Turns a tensor argument into a checked `tensor_view<T, Rank>`. `op` and `arg` name the call site in
-//! error messages. `T` may be const-qualified: a mutable tensor is then read through a const view.
+namespace detail {
+//! The layout checks of `as_view` (core/layout_check.hpp); outputs (non-const T) must not alias themselves.
+template <class T, int Rank>
+tensor_view<T, Rank> checked_layout(const tensor_view<T, Rank>& view, std::string_view op, std::string_view arg) {
+  std::array<index_t, Rank> strides{};
+  for (int d = 0; d < Rank; ++d) strides[d] = view.stride(d);
+  require_valid_layout(op, arg, view.extents(), strides, sizeof(T));
+  require(view.data() != nullptr || view.empty(), op, ": argument '", arg, "' has ", view.size(),
+          " elements but no data (a null pointer)");
+  if constexpr (!std::is_const_v<T>) require_distinct_elements(op, arg, view.extents(), strides);
+  return view;
+}
+}  // namespace detail
+
+//! Turns a tensor argument into a checked `tensor_view<T, Rank>`: element type, rank, constness, and a layout
+//! whose offsets cannot overflow (and, for an output, that addresses each element once). `op` and `arg` name
+//! the call site in error messages. `T` may be const-qualified: a mutable tensor is then read through a const
+//! view.
 template <class T, int Rank, class X>
 tensor_view<T, Rank> as_view(X&& x, std::string_view op, std::string_view arg) {
   static_assert(tensor_like<X>,
@@ -114,7 +131,7 @@ tensor_view<T, Rank> as_view(X&& x, std::string_view op, std::string_view arg) {
                   "voxformer: tensor argument has the wrong element type for this op");
     static_assert(std::is_const_v<T> || !std::is_const_v<source_element>,
                   "voxformer: an output argument must be a mutable tensor, not a const one");
-    return tensor_view<T, Rank>(traits_of<X>::view(x));
+    return detail::checked_layout(tensor_view<T, Rank>(traits_of<X>::view(x)), op, arg);
   } else {
     const dynamic_tensor d = traits_of<X>::describe(x);
     detail::require(d.type == dtype_of<T>(), op, ": argument '", arg, "' has element type ", to_string(d.type),
@@ -124,10 +141,11 @@ tensor_view<T, Rank> as_view(X&& x, std::string_view op, std::string_view arg) {
     detail::require(d.rank == Rank, op, ": argument '", arg, "' has rank ", d.rank, ", expected rank ", Rank);
     std::array<index_t, Rank> extents{};
     for (int i = 0; i < Rank; ++i) extents[i] = d.shape[i];
+    detail::require_valid_extents(op, arg, extents);  // before the row-major strides multiply them
     std::array<index_t, Rank> strides = tensor_view<T, Rank>::row_major_strides(extents);
     if (d.strides != nullptr)
       for (int i = 0; i < Rank; ++i) strides[i] = d.strides[i];
-    return tensor_view<T, Rank>(static_cast<T*>(d.data), extents, strides, d.space);
+    return detail::checked_layout(tensor_view<T, Rank>(static_cast<T*>(d.data), extents, strides, d.space), op, arg);
   }
 }
 

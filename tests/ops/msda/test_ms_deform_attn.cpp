@@ -65,6 +65,28 @@ TEST(MsDeformAttn, NonFiniteLocationsContributeNothing) {
   test::expect_close(out, c.reference_output(), abs_tol, rel_tol);
 }
 
+TEST(MsDeformAttn, NonFiniteValuesReachOnlyTheQueriesThatSampleThem) {
+  // A NaN/Inf cell reaches an output iff one of its samples has the cell as a neighbour — with weight 0 too, as
+  // grid_sample (0 · NaN); never through the branch-free reads of out-of-level taps (the bug: all but a few
+  // hundred of 51 200 outputs NaN). VoxFormer's layout (one level, 8 heads × 16 channels, 8 points: the
+  // one-batch kernel), several levels with 1-wide axes, and partial point batches.
+  struct shape_case {
+    long H, D, P;
+    std::vector<std::int64_t> shapes;
+  };
+  for (const auto& [H, D, P, shapes] : {shape_case{8, 16, 8, {16, 64}}, shape_case{3, 16, 5, {6, 9, 1, 5, 3, 1, 1, 1}},
+                                        shape_case{2, 6, 11, {4, 4, 2, 3}}}) {
+    auto c = msda_case<float>::random(2, 2, 400, H, D, P, shapes, 21, -0.3, 1.3);
+    c.poison_values(97, 13);
+    const auto expected = c.reference_output();
+    long poisoned = 0;
+    for (float v : expected) poisoned += std::isfinite(v) ? 0 : 1;
+    ASSERT_GT(poisoned, 0);                                               // the case tests something
+    ASSERT_LT(poisoned, static_cast<long>(expected.size()) * 9 / 10);     // … and not only poisoned outputs
+    for (int threads : {1, 2}) test::expect_close(c.run<test::view_family>({threads}), expected, abs_tol, rel_tol);
+  }
+}
+
 TEST(MsDeformAttn, StridedValueReadInPlace) {
   // value stored as [B, heads, dh, S] and viewed as [B, S, heads, dh]: channel stride S, no copy.
   const auto c = msda_case<float>::random(2, 1, 30, 2, 16, 4, {4, 6}, 5);

@@ -50,6 +50,21 @@ TEST(MsDeformAttn3d, SingleLevelFullLaneBatchMatchesBruteForceOnNarrowLevels) {
     }
 }
 
+TEST(MsDeformAttn3d, NonFiniteValuesReachOnlyTheQueriesThatSampleThem) {
+  // As the 2-D test: NaN/Inf cells reach exactly the outputs that have them as a neighbour of a sample.
+  for (const auto& shape : std::vector<std::vector<std::int64_t>>{{16, 16, 4}, {1, 4, 3}, {8, 1, 2}, {6, 5, 4, 3, 2, 2}})
+    for (long points : {8L, 5L}) {
+      auto c = msda_case<float>::random(3, 2, 150, 8, 16, points, shape, static_cast<unsigned>(points), -0.3, 1.3);
+      c.poison_values(31, 7);
+      const auto expected = c.reference_output();
+      long poisoned = 0;
+      for (float v : expected) poisoned += std::isfinite(v) ? 0 : 1;
+      ASSERT_GT(poisoned, 0);
+      ASSERT_LT(poisoned, static_cast<long>(expected.size()) * 9 / 10);
+      test::expect_close(c.run<test::view_family>({2}), expected, 1e-5, 1e-5);
+    }
+}
+
 TEST(MsDeformAttn3d, VoxelCentreSamplesItsOwnValue) {
   // Spec §3.12: voxel (x, y, z) of an (h, w, z) = (X, Y, Z) volume is sampled exactly at location
   // ((y+0.5)/Y, (x+0.5)/X, (z+0.5)/Z).

@@ -55,7 +55,10 @@ VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE msda_element locate_msda_element(ind
 //! out[b, q, h·dh + c] = Σ_l Σ_p a[b,q,h,l,p] · Σ_corners w · value_l[b, corner, h, c] over every element.
 //! `Sampler::locate` turns a batch of points into one base row each and `corners` weights; the corners lie at
 //! fixed offsets from the base (`Sampler::corner_offsets`), all inside the level, so the accumulation is
-//! branch-free. A head's corners are located `Lead` heads before its rows are read: the locate arithmetic
+//! branch-free. Those fixed reads include cells that are not samples (weight 0), which a NaN/Inf there would
+//! still poison (0 · NaN): an element whose outputs come out non-finite — rare, and only where the value map
+//! holds NaN/Inf — is recomputed by `store_exact`, which adds only the neighbours of each point, so a
+//! non-finite cell reaches exactly the outputs that sample it, as in the original. A head's corners are located `Lead` heads before its rows are read: the locate arithmetic
 //! of later heads then sits in the instruction window next to the row loads of earlier ones and overlaps them,
 //! and the rows of the next head can load as soon as its predecessor's taps start. `OneBatch`: one level and
 //! exactly `point_lanes` points (VoxFormer's L = 1, P = 8 on AVX), known at compile time, so the loops, the tail
@@ -104,9 +107,9 @@ struct msda_kernel {
               locations_head + g * locations.stride(2) + l * locations.stride(3) + p0 * locations.stride(4),
               weights_head + g * weights.stride(2) + l * weights.stride(3) + p0 * weights.stride(4), n,
               locations.stride(4), locations.stride(5), weights.stride(4), coord, attn);
-          I base_row;
+          I base_row, corner_valid[corners];  // validity is store_exact's concern: unused here, optimised away
           F corner_weight[corners];
-          Sampler::template locate<A>(coord, attn, levels.extent[l], base_row, corner_weight);
+          Sampler::template locate<A>(coord, attn, levels.extent[l], base_row, corner_weight, corner_valid);
           detail::store_lanes(row[g], base_row);
           for (int c = 0; c < corners; ++c) detail::store_lanes(weight[g][c], corner_weight[c]);
         };
@@ -137,6 +140,45 @@ struct msda_kernel {
           }
         }
       }
+    }
+    // The check reads the outputs back (from L1) rather than summing them in the loop above, whose registers
+    // are all taken: in-loop, it cost 8 % more instructions; here about 1 %.
+    detail::channel_vector<A, Chunk> stored;
+    const T* element_out = &out(b, q, h0 * value.extent(3) + c0);
+    const index_t head_stride = value.extent(3) * out.stride(2);
+    for (int g = 0; g < Group; ++g) stored.template add_scaled<Packed>(A(1), element_out + g * head_stride, out.stride(2));
+    if (!stored.all_finite()) store_exact(b, q, h0, c0);
+  }
+
+  //! The element's outputs one point at a time, adding only the corners that are neighbours of a point inside
+  //! the range test (`valid`), each with its weight — zero included, as grid_sample does. Scalar and slow: it
+  //! runs only for elements whose fast result is not finite, and stays out of line so that the fast loop's
+  //! registers are not shared with it.
+  VOXFORMER_HOST_DEVICE VOXFORMER_NOINLINE void store_exact(index_t b, index_t q, index_t h0, index_t c0) const {
+    using A = detail::accumulate_t<T>;
+    constexpr int dims = Sampler::dims, corners = Sampler::corners;
+    const index_t pixel_stride = value.stride(1), channel_stride = Packed ? 1 : value.stride(3);
+    for (int g = 0; g < Group; ++g) {
+      const index_t h = h0 + g;
+      detail::channel_vector<A, Chunk> acc;
+      for (int l = 0; l < levels.count; ++l) {
+        index_t corner_offset[corners];
+        Sampler::corner_offsets(levels.extent[l], corner_offset);
+        const T* level = value.data() + value.offset(b, levels.start[l], h, c0);
+        for (index_t p = 0; p < locations.extent(4); ++p) {
+          A coord[dims];
+          for (int d = 0; d < dims; ++d) coord[d] = static_cast<A>(locations(b, q, h, l, p, d));
+          std::int32_t base, valid[corners];
+          A weight[corners];
+          Sampler::template locate<A>(coord, static_cast<A>(weights(b, q, h, l, p)), levels.extent[l], base, weight,
+                                      valid);
+          for (int c = 0; c < corners; ++c)
+            if (valid[c] != 0)
+              acc.template add_scaled<Packed, AlignedRows>(weight[c], level + (base + corner_offset[c]) * pixel_stride,
+                                                          channel_stride);
+        }
+      }
+      acc.template store<Packed>(&out(b, q, h * value.extent(3) + c0), out.stride(2));
     }
   }
 };

@@ -122,6 +122,9 @@ void validate(const Executor& executor, const camera_batch_arguments<I>& args) {
   detail::check_index_range<I>(op, cameras * queries);
   for (const auto space : {args.offsets.space(), args.indices.space(), args.row_of.space(), args.visible.space()})
     detail::require(executor.can_access(space), op, ": every argument must be host-accessible");
+  expect_no_aliasing(op,
+                     {detail::memory_of("offsets", args.offsets), detail::memory_of("indices", args.indices), detail::memory_of("row_of", args.row_of)},
+                     {detail::memory_of("visible", args.visible)});
 }
 
 template <class Executor, class I>
@@ -156,6 +159,9 @@ void validate(const Executor& executor, const padded_camera_batch_arguments<I>& 
   detail::check_index_range<I>(op, std::max(cameras * width, queries));
   for (const auto space : {args.lengths.space(), args.indices.space(), args.row_of.space(), args.visible.space()})
     detail::require(executor.can_access(space), op, ": every argument must be host-accessible");
+  expect_no_aliasing(op,
+                     {detail::memory_of("indices", args.indices), detail::memory_of("lengths", args.lengths), detail::memory_of("row_of", args.row_of)},
+                     {detail::memory_of("visible", args.visible)});
 }
 
 template <class Executor, class I>

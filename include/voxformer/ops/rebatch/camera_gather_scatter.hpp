@@ -5,6 +5,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <vector>
 
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
@@ -54,13 +55,23 @@ struct camera_mean {
 }  // namespace kernels
 
 namespace detail {
+//! `row_of` as `build_camera_batches` makes it: each entry −1 or a row < `rows`, and no row named twice (two
+//! (camera, query) pairs would share one rebatched row: the gather's writes race, the mean counts a row twice).
+//! Checked where the host can read it; device maps are trusted.
 template <class I>
 void check_row_of(const char* op, const tensor_view<const I, 2>& row_of, index_t rows) {
   static_assert(std::signed_integral<I>, "voxformer: row_of must hold signed integers");
   if (!host_accessible(row_of.space())) return;
-  for (index_t e = 0; e < row_of.size(); ++e)
-    require(static_cast<index_t>(row_of.at_flat(e)) < rows, op, ": argument 'row_of' names row ",
-            static_cast<index_t>(row_of.at_flat(e)), ", but there are only ", rows, " rows");
+  std::vector<bool> named(static_cast<std::size_t>(rows));
+  for (index_t e = 0; e < row_of.size(); ++e) {
+    const auto row = static_cast<index_t>(row_of.at_flat(e));
+    if (row == -1) continue;
+    require(row >= 0 && row < rows, op, ": argument 'row_of' names row ", row, ", but there are only ", rows,
+            " rows (−1 marks a query the camera does not see)");
+    require(!named[static_cast<std::size_t>(row)], op, ": argument 'row_of' names row ", row,
+            " twice (each rebatched row belongs to one camera and query)");
+    named[static_cast<std::size_t>(row)] = true;
+  }
 }
 }  // namespace detail
 
@@ -77,7 +88,8 @@ void gather_camera_points(const Executor& executor, ReferenceCam&& reference_cam
   expect_shape(op, "out", "[R, D, 2]", dst, {any_extent, src.extent(2), 2});
   expect_accessible(op, "reference_cam", executor, src);
   expect_accessible(op, "row_of", executor, rows);
-  expect_disjoint(op, "out", dst, "reference_cam", src);
+  expect_accessible(op, "out", executor, dst);
+  expect_no_aliasing(op, {detail::memory_of("out", dst)}, {detail::memory_of("reference_cam", src), detail::memory_of("row_of", rows)});
   detail::check_row_of(op, rows, dst.extent(0));
   fill(executor, dst, 0.f);
   parallel_for(executor, rows.size() * src.extent(2) * 2,
@@ -98,7 +110,7 @@ void camera_scatter_mean(const Executor& executor, Rows&& rows, RowOf&& row_of, 
   expect_accessible(op, "rows", executor, src);
   expect_accessible(op, "row_of", executor, map);
   expect_accessible(op, "out", executor, dst);
-  expect_disjoint(op, "out", dst, "rows", src);
+  expect_no_aliasing(op, {detail::memory_of("out", dst)}, {detail::memory_of("rows", src), detail::memory_of("row_of", map)});
   detail::check_row_of(op, map, src.extent(0));
   parallel_for(executor, dst.extent(0), kernels::camera_mean<decltype(src), decltype(map), decltype(dst)>{src, map, dst});
 }

@@ -89,6 +89,8 @@ void validate(const Executor& executor, const projection_arguments<R>& args) {
   expect_accessible(op, "lidar2img", executor, mats);
   expect_accessible(op, "reference_cam", executor, cam);
   expect_accessible(op, "visible", executor, vis);
+  expect_no_aliasing(op, {detail::memory_of("reference_cam", cam), detail::memory_of("visible", vis)},
+                     {detail::memory_of("reference", ref), detail::memory_of("lidar2img", mats)});
 }
 
 template <class Executor, class R>

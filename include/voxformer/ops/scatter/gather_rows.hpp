@@ -67,7 +67,7 @@ void validate(const Executor& executor, const gather_rows_arguments<T, I>& args)
   expect_accessible(op, "source", executor, src);
   expect_accessible(op, "indices", executor, idx);
   expect_accessible(op, "out", executor, dst);
-  expect_disjoint(op, "out", dst, "source", src);
+  expect_no_aliasing(op, {detail::memory_of("out", dst)}, {detail::memory_of("source", src), detail::memory_of("indices", idx)});
   detail::check_indices(op, "indices", idx, src.extent(0), true, false);
 }
 

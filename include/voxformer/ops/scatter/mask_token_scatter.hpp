@@ -62,8 +62,8 @@ void validate(const Executor& executor, const mask_token_scatter_arguments<T, I>
   expect_accessible(op, "unmasked", executor, idx);
   expect_accessible(op, "mask_token", executor, tok);
   expect_accessible(op, "volume", executor, vol);
-  expect_disjoint(op, "volume", vol, "seed", s);
-  expect_disjoint(op, "volume", vol, "mask_token", tok);
+  expect_no_aliasing(op, {detail::memory_of("volume", vol)},
+                     {detail::memory_of("seed", s), detail::memory_of("mask_token", tok), detail::memory_of("unmasked", idx)});
   detail::check_indices(op, "unmasked", idx, vol.extent(0), false, true);
 }
 

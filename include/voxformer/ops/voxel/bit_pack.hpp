@@ -49,6 +49,7 @@ void pack_bits(const Executor& executor, Grid&& grid, Bytes&& bytes) {
   expect_shape(op, "bytes", "[ceil(voxels/8)]", b, {packed_size(g.size())});
   expect_accessible(op, "grid", executor, g);
   expect_accessible(op, "bytes", executor, b);
+  expect_no_aliasing(op, {detail::memory_of("bytes", b)}, {detail::memory_of("grid", g)});
   parallel_for(executor, b.size(), kernels::pack_byte<decltype(g), decltype(b)>{g, b});
 }
 
@@ -61,6 +62,7 @@ void unpack_bits(const Executor& executor, Bytes&& bytes, Grid&& grid) {
   expect_shape(op, "bytes", "[ceil(voxels/8)]", b, {packed_size(g.size())});
   expect_accessible(op, "grid", executor, g);
   expect_accessible(op, "bytes", executor, b);
+  expect_no_aliasing(op, {detail::memory_of("grid", g)}, {detail::memory_of("bytes", b)});
   parallel_for(executor, g.size(), kernels::unpack_bit<decltype(b), decltype(g)>{b, g});
 }
 

@@ -49,10 +49,12 @@ void downsample_occupancy(const Executor& executor, Fine&& fine, Coarse&& coarse
   const auto f = as_view<const std::uint8_t, 3>(fine, op, "fine");
   const auto c = as_view<std::uint8_t, 3>(coarse, op, "coarse");
   for (int a = 0; a < 3; ++a)
-    detail::require(c.extent(a) > 0 && f.extent(a) % c.extent(a) == 0, op, ": extent ", a, " of 'fine' (",
-                    f.extent(a), ") is not a whole multiple of extent ", a, " of 'coarse' (", c.extent(a), ")");
+    detail::require(c.extent(a) > 0 && f.extent(a) >= c.extent(a) && f.extent(a) % c.extent(a) == 0, op, ": extent ",
+                    a, " of 'fine' (", f.extent(a), ") is not a positive whole multiple of extent ", a, " of 'coarse' (",
+                    c.extent(a), ")");
   expect_accessible(op, "fine", executor, f);
   expect_accessible(op, "coarse", executor, c);
+  expect_no_aliasing(op, {detail::memory_of("coarse", c)}, {detail::memory_of("fine", f)});
   constexpr bool columns = prefers_coarse_elements<Executor>;
   parallel_for(executor, columns ? c.extent(0) * c.extent(1) : c.size(),
                kernels::any_child_occupied<decltype(f), decltype(c), columns>{f, c});

@@ -60,6 +60,8 @@ void validate(const Executor& executor, const proposal_arguments<M, I>& args) {
   expect_accessible(op, "unmasked", executor, args.unmasked);
   expect_accessible(op, "masked", executor, args.masked);
   expect_shape(op, "counts", "[2]", args.counts, {2});
+  expect_no_aliasing(op, {detail::memory_of("unmasked", args.unmasked), detail::memory_of("masked", args.masked), detail::memory_of("counts", args.counts)},
+                     {detail::memory_of("mask", args.mask)});
   const index_t n = args.mask.size();
   detail::require(n - 1 <= static_cast<index_t>(std::numeric_limits<I>::max()), op,
                   ": the index type cannot hold voxel index ", n - 1);

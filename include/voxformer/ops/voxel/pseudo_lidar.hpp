@@ -69,6 +69,7 @@ void depth_to_points(const Executor& executor, Depth&& depth, const pinhole_came
   expect_shape(op, "points", "[H*W, 4]", p, {d.size(), 4});
   expect_accessible(op, "depth", executor, d);
   expect_accessible(op, "points", executor, p);
+  expect_no_aliasing(op, {detail::memory_of("points", p)}, {detail::memory_of("depth", d)});
   parallel_for(executor, d.size(),
                kernels::depth_pixel_to_point<decltype(d), decltype(p)>{d, p, camera, camera_to_lidar, filter});
 }

@@ -74,6 +74,8 @@ void voxelize_views(const Executor& executor, const char* op, PointsView pts, La
     expect_shape(op, "labels", "[N]", labels, {pts.extent(0)});
     expect_accessible(op, "labels", executor, labels);
   }
+  // Checked before the fill below zeroes the grid, which would otherwise clear the points it is about to read.
+  expect_no_aliasing(op, {detail::memory_of("occupancy", grid)}, {detail::memory_of("points", pts), detail::memory_of("labels", labels)});
   fill(executor, grid, std::uint8_t{0});
   using kernel = kernels::mark_point_voxels<PointsView, LabelsView>;
   parallel_for(executor, pts.extent(0), kernel{pts, labels, grid.data(), geometry, convention, 1, false});
