@@ -199,6 +199,15 @@ TEST(Npy, SupportedDtypes) {
   }
 }
 
+// A bool byte other than 0 or 1 would be undefined behaviour when read as bool.
+TEST(Npy, BoolBytesMustBeZeroOrOne) {
+  std::string image = npy_image(header_with("|b1", "(3,)"), 3);
+  image[image.size() - 2] = '\x01';
+  EXPECT_EQ(voxformer::io::parse_npy(as_bytes(image), "bools").data<bool>()[1], true);
+  image[image.size() - 1] = '\x07';
+  EXPECT_CONTAINS(parse_error(image), "bool element 2 is 7, not 0 or 1");
+}
+
 // Was: "'descr'" found anywhere in the header, e.g. inside another value; now the dictionary is parsed.
 TEST(Npy, HeaderDictionaryIsParsedStrictly) {
   const auto ok = npy_image("{'shape': (2,), \"fortran_order\": False, 'descr': '<i4'}", 8);

@@ -53,9 +53,8 @@ float sample_one_point(const std::array<std::int64_t, Dims>& extent, const std::
 
 // Catches, in ops/msda/msda_sampler.hpp `multilinear_corners::locate`, `position < size` made `<=` (or any
 // change that admits position == size) on the h axis (the first `inside` line) or on the w / z axes (the loop
-// line), together with the sampler's validity masks: only a 1-cell axis could expose it — there the shifted
-// "upper" tap is the cell itself and would get the full weight 1 − 0 = 1 — and the mask of that tap (not a
-// neighbour) keeps it out too; on a wider axis both taps of position == size weigh 0 anyway.
+// line). Only a 1-cell axis exposes it: there the shifted "upper" tap is the cell itself and would get the
+// full weight 1 − 0 = 1; on a wider axis both taps of position == size weigh 0 anyway.
 TEST(Boundaries, MsdaSampleOnTheFarEdgeOfAOneCellLevelContributesNothing) {
   // Pixel coordinate y·h − 0.5 = 1.5·1 − 0.5 = 1 = h exactly in fp32: outside (−1, h).
   EXPECT_EQ(sample_one_point<2>({1, 2}, {0.5f, 1.5f}), 0.f) << "h = 1, pixel y = h";

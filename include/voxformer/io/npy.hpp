@@ -276,6 +276,14 @@ inline std::string npy_preamble(dtype type, const std::vector<std::int64_t>& sha
   return preamble + dict;
 }
 
+//! A bool array's bytes must be 0 or 1: any other byte read as `bool` is undefined behaviour.
+inline void check_npy_booleans(dtype type, std::span<const std::byte> data, std::string_view where) {
+  if (type.kind != scalar_kind::boolean) return;
+  for (std::size_t i = 0; i < data.size(); ++i)
+    voxformer::detail::require(std::to_integer<unsigned>(data[i]) <= 1, where, ": bool element ", i, " is ",
+                               std::to_integer<unsigned>(data[i]), ", not 0 or 1");
+}
+
 }  // namespace detail
 
 //! Parses a `.npy` image in memory (copying the data); `name` identifies it in messages. Malformed images (see the
@@ -283,6 +291,7 @@ inline std::string npy_preamble(dtype type, const std::vector<std::int64_t>& sha
 inline npy_array parse_npy(std::span<const std::byte> file, std::string_view name) {
   auto header = detail::parse_npy_header(file, "voxformer::io::parse_npy('" + std::string(name) + "')");
   const auto data = file.subspan(header.data_offset);
+  detail::check_npy_booleans(header.type, data, "voxformer::io::parse_npy('" + std::string(name) + "')");
   return {header.type, std::move(header.shape), std::vector<std::byte>(data.begin(), data.end())};
 }
 
@@ -291,6 +300,7 @@ inline npy_array read_npy(const std::filesystem::path& path) {
   const std::string where = "voxformer::io::read_npy('" + path.string() + "')";
   auto file = detail::read_file_as<std::byte>(path, where);
   auto header = detail::parse_npy_header(file, where);
+  detail::check_npy_booleans(header.type, std::span<const std::byte>(file).subspan(header.data_offset), where);
   // The data moves to the front of the file's buffer: no second copy of a large array.
   file.erase(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(header.data_offset));
   return {header.type, std::move(header.shape), std::move(file)};

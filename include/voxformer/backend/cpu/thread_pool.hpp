@@ -21,8 +21,12 @@ namespace detail {
 //! million asked for started 1,024 threads per loop over 2 M elements, 230× slower than 2) and are taken for a
 //! mistake.
 inline int cpu_max_threads() {
-  const unsigned hardware = std::thread::hardware_concurrency();  // 0 where unknown
-  return static_cast<int>(std::max(64u, 4u * std::min(hardware, 1u << 20)));
+  // Once: hardware_concurrency() reads /sys (≈ 8 µs), and every parallel_for asks.
+  static const int most = [] {
+    const unsigned hardware = std::thread::hardware_concurrency();  // 0 where unknown
+    return static_cast<int>(std::max(64u, 4u * std::min(hardware, 1u << 20)));
+  }();
+  return most;
 }
 }  // namespace detail
 

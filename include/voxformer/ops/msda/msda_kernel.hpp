@@ -142,7 +142,7 @@ struct msda_kernel {
       }
     }
     // The check reads the outputs back (from L1) rather than summing them in the loop above, whose registers
-    // are all taken: in-loop, it cost 8 % more instructions; here about 1 %.
+    // are all taken: in the loop it cost 8 % more instructions, here 3 % (cachegrind, docs/benchmarks.md).
     detail::channel_vector<A, Chunk> stored;
     const T* element_out = &out(b, q, h0 * value.extent(3) + c0);
     const index_t head_stride = value.extent(3) * out.stride(2);
@@ -150,17 +150,22 @@ struct msda_kernel {
     if (!stored.all_finite()) store_exact(b, q, h0, c0);
   }
 
-  //! The element's outputs one point at a time, adding only the corners that are neighbours of a point inside
-  //! the range test (`valid`), each with its weight — zero included, as grid_sample does. Scalar and slow: it
-  //! runs only for elements whose fast result is not finite, and stays out of line so that the fast loop's
-  //! registers are not shared with it.
+  //! The element's heads whose outputs are not finite, again one point at a time, adding only the corners that
+  //! are neighbours of a point inside the range test (`valid`), each with its weight — zero included, as
+  //! grid_sample does. Scalar and slow: it runs only for elements whose fast result is not finite, and stays
+  //! out of line so that the fast loop's registers are not shared with it. Finite heads keep their fast
+  //! result (so a sum of large heads that overflows the check recomputes nothing).
   VOXFORMER_HOST_DEVICE VOXFORMER_NOINLINE void store_exact(index_t b, index_t q, index_t h0, index_t c0) const {
     using A = detail::accumulate_t<T>;
     constexpr int dims = Sampler::dims, corners = Sampler::corners;
     const index_t pixel_stride = value.stride(1), channel_stride = Packed ? 1 : value.stride(3);
     for (int g = 0; g < Group; ++g) {
       const index_t h = h0 + g;
+      T* head_out = &out(b, q, h * value.extent(3) + c0);
       detail::channel_vector<A, Chunk> acc;
+      acc.template add_scaled<Packed>(A(1), head_out, out.stride(2));
+      if (acc.all_finite()) continue;
+      acc = {};
       for (int l = 0; l < levels.count; ++l) {
         index_t corner_offset[corners];
         Sampler::corner_offsets(levels.extent[l], corner_offset);
@@ -178,7 +183,7 @@ struct msda_kernel {
                                                           channel_stride);
         }
       }
-      acc.template store<Packed>(&out(b, q, h * value.extent(3) + c0), out.stride(2));
+      acc.template store<Packed>(head_out, out.stride(2));
     }
   }
 };

@@ -16,8 +16,10 @@ namespace voxformer::kernels {
 //! axis the pair of taps is shifted into the level, and a tap that is not one of the point's two neighbours
 //! gets weight 0: every read is in bounds, no lane branches, and a point needs one row number, not 2^Dims.
 //! Such a read is not a sample, so each corner also gets a `valid` mask (all ones for a neighbour of a point
-//! inside the range test, else 0): the accumulation masks the cell with it, and a NaN/Inf cell reaches exactly
-//! the outputs whose point has it as a neighbour — as in the original, where 0 · NaN is NaN too.
+//! inside the range test, else 0). The fast loop ignores it (a NaN/Inf there then shows as a non-finite
+//! output); the exact recomputation of such outputs (`msda_kernel::store_exact`) adds only valid corners, so a
+//! NaN/Inf cell reaches exactly the outputs whose point has it as a neighbour — as in the original, where
+//! 0 · NaN is NaN too.
 //! Corner n takes the upper tap along h if bit Dims−1 of n is set, along w if bit Dims−2, along z if bit 0.
 template <int Dims>
 struct multilinear_corners {

@@ -3,6 +3,7 @@
 //! divided by max(count, 1); spec §3.8 steps 6–7).
 #pragma once
 
+#include <algorithm>
 #include <concepts>
 #include <cstdint>
 #include <vector>
@@ -62,16 +63,19 @@ template <class I>
 void check_row_of(const char* op, const tensor_view<const I, 2>& row_of, index_t rows) {
   static_assert(std::signed_integral<I>, "voxformer: row_of must hold signed integers");
   if (!host_accessible(row_of.space())) return;
-  std::vector<bool> named(static_cast<std::size_t>(rows));
+  std::vector<index_t> named;  // sorted below: sized by the map, not by `rows` (which a broadcast input can make huge)
+  named.reserve(static_cast<std::size_t>(row_of.size()));
   for (index_t e = 0; e < row_of.size(); ++e) {
     const auto row = static_cast<index_t>(row_of.at_flat(e));
     if (row == -1) continue;
     require(row >= 0 && row < rows, op, ": argument 'row_of' names row ", row, ", but there are only ", rows,
             " rows (−1 marks a query the camera does not see)");
-    require(!named[static_cast<std::size_t>(row)], op, ": argument 'row_of' names row ", row,
-            " twice (each rebatched row belongs to one camera and query)");
-    named[static_cast<std::size_t>(row)] = true;
+    named.push_back(row);
   }
+  std::sort(named.begin(), named.end());
+  const auto twice = std::adjacent_find(named.begin(), named.end());
+  require(twice == named.end(), op, ": argument 'row_of' names row ", twice == named.end() ? 0 : *twice,
+          " twice (each rebatched row belongs to one camera and query)");
 }
 }  // namespace detail
 
