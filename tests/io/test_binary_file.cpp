@@ -8,17 +8,13 @@
 #include <vector>
 
 #include "support/error_of.hpp"
+#include "support/temp_file.hpp"
 #include "voxformer/io/binary_file.hpp"
 
 namespace {
 
 using test::error_of;
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
-
-std::filesystem::path temp_file(const std::string& name) {
-  return std::filesystem::temp_directory_path() / ("voxformer_test_" + name);
-}
+using test::temp_file;
 
 TEST(BinaryFile, RoundTrip) {
   const std::vector<std::uint16_t> values = {1, 2, 65535};

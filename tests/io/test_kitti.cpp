@@ -11,18 +11,14 @@
 #include <string>
 
 #include "support/error_of.hpp"
+#include "support/temp_file.hpp"
 #include "support/fixtures.hpp"
 #include "voxformer/io/kitti.hpp"
 
 namespace {
 
 using test::error_of;
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
-
-std::filesystem::path temp_file(const std::string& name) {
-  return std::filesystem::temp_directory_path() / ("voxformer_test_" + name);
-}
+using test::temp_file;
 
 std::string row(const std::string& key, int numbers = 12, const std::string& first = "1") {
   std::string line = key + ":";

@@ -7,16 +7,14 @@
 #include <string>
 
 #include "support/error_of.hpp"
+#include "support/temp_file.hpp"
 #include "support/fixtures.hpp"
 #include "voxformer/io/npy.hpp"
 
 namespace {
 
 using test::error_of;
-
-std::filesystem::path temp_file(const std::string& name) {
-  return std::filesystem::temp_directory_path() / ("voxformer_test_" + name);
-}
+using test::temp_file;
 
 std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
@@ -42,8 +40,6 @@ std::string parse_error(const std::string& image) {
 void write_file(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
 
 TEST(Npy, RoundTrip) {
   const std::vector<std::int32_t> values = {1, -2, 3, 4, 5, 6};

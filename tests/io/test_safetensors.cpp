@@ -1,7 +1,6 @@
 // .safetensors reading (mmap and buffers) and writing, F16/BF16 conversion, in-place reads, and every
 // malformed header the reader rejects, each with the message it must give.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <bit>
 #include <cmath>
@@ -16,20 +15,16 @@
 #include <vector>
 
 #include "support/error_of.hpp"
+#include "support/temp_file.hpp"
 #include "voxformer/io/safetensors.hpp"
 
 using test::error_of;
+using test::temp_file;
 
 namespace {
 
 namespace st = voxformer::io;
 using st::safetensors_dtype;
-
-// Per process: ctest runs each test as its own process, several at once.
-std::filesystem::path temp_file(const std::string& name) {
-  return std::filesystem::temp_directory_path() /
-         ("voxformer_test_safetensors_" + std::to_string(::getpid()) + "_" + name);
-}
 
 template <class T>
 std::span<const std::byte> bytes_of(const std::vector<T>& values) {
@@ -50,12 +45,6 @@ std::vector<std::byte> raw_image(const std::string& header, std::size_t data_byt
 std::string parse_error(const std::vector<std::byte>& image) {
   return error_of([&] { (void)st::safetensors_file::from_bytes(image, "case"); });
 }
-
-#define EXPECT_CONTAINS(text, part)                                                                              \
-  do {                                                                                                           \
-    const std::string text_ = (text);                                                                            \
-    EXPECT_NE(text_.find(part), std::string::npos) << "expected to contain: " << (part) << "\n  got: " << text_; \
-  } while (0)
 
 // The tensors of the round trip: every dtype family, a scalar, an empty tensor, and offsets that leave the
 // I64 tensor 8-byte aligned but the F32 after the U8 one misaligned.

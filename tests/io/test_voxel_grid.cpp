@@ -9,18 +9,14 @@
 #include <vector>
 
 #include "support/error_of.hpp"
+#include "support/temp_file.hpp"
 #include "support/fixtures.hpp"
 #include "voxformer/io/voxel_grid.hpp"
 
 namespace {
 
 using test::error_of;
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
-
-std::filesystem::path temp_file(const std::string& name) {
-  return std::filesystem::temp_directory_path() / ("voxformer_test_" + name);
-}
+using test::temp_file;
 
 TEST(PackedGrid, ReadsTheRealFrame) {
   const auto grid = voxformer::io::read_packed_grid(test::frame_path("voxels.bin"), {256, 256, 32});

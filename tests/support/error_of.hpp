@@ -1,6 +1,8 @@
 //! @file The message of the `voxformer::error` a call throws, for tests of error messages.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
 
 #include "voxformer/core/error.hpp"
@@ -19,3 +21,10 @@ std::string error_of(F&& f) {
 }
 
 }  // namespace test
+
+//! EXPECT that `text` (a string) contains `part`, printing both when it does not.
+#define EXPECT_CONTAINS(text, part)                                                                              \
+  do {                                                                                                           \
+    const std::string text_ = (text);                                                                            \
+    EXPECT_NE(text_.find(part), std::string::npos) << "expected to contain: " << (part) << "\n  got: " << text_; \
+  } while (0)

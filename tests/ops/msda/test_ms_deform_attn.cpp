@@ -65,6 +65,25 @@ TEST(MsDeformAttn, NonFiniteLocationsContributeNothing) {
   test::expect_close(out, c.reference_output(), abs_tol, rel_tol);
 }
 
+// Runs a one-batch, one-level case with `value` stored as [B, heads, dh, S] and viewed as [B, S, heads, dh]:
+// channel stride S, read in place (the non-packed loop), no copy.
+std::vector<float> run_on_transposed_value(const msda_case<float>& c) {
+  std::vector<float> transposed(c.value.size());
+  for (long s = 0; s < c.S; ++s)
+    for (long h = 0; h < c.H; ++h)
+      for (long d = 0; d < c.D; ++d) transposed[(h * c.D + d) * c.S + s] = c.value[(s * c.H + h) * c.D + d];
+  voxformer::tensor_view<const float, 4> value(transposed.data(), {1, c.S, c.H, c.D},
+                                               {c.S * c.H * c.D, 1, c.D * c.S, c.S});
+  std::vector<float> out(static_cast<std::size_t>(c.Q * c.H * c.D));
+  const std::int64_t starts[] = {0};
+  voxformer::ms_deform_attn(voxformer::cpu_executor{2}, value, voxformer::make_view<2>(c.shapes.data(), {1, 2}),
+                            voxformer::make_view<1>(starts, {1}),
+                            voxformer::make_view<6>(c.locations.data(), {1, c.Q, c.H, 1, c.P, 2}),
+                            voxformer::make_view<5>(c.weights.data(), {1, c.Q, c.H, 1, c.P}),
+                            voxformer::make_view<3>(out.data(), {1, c.Q, c.H * c.D}));
+  return out;
+}
+
 TEST(MsDeformAttn, NonFiniteValuesReachOnlyTheQueriesThatSampleThem) {
   // A NaN/Inf cell reaches an output iff one of its samples has the cell as a neighbour — with weight 0 too, as
   // grid_sample (0 · NaN); never through the branch-free reads of out-of-level taps (the bug: all but a few
@@ -94,39 +113,12 @@ TEST(MsDeformAttn, NonFiniteValuesAreExactForWideHeadsAndStridedValues) {
   c.poison_values(41, 5);
   const auto expected = c.reference_output();
   test::expect_close(c.run<test::view_family>({2}), expected, abs_tol, rel_tol);
-  std::vector<float> transposed(c.value.size());  // stored [B, heads, dh, S], viewed [B, S, heads, dh]
-  for (long s = 0; s < c.S; ++s)
-    for (long h = 0; h < c.H; ++h)
-      for (long d = 0; d < c.D; ++d) transposed[(h * c.D + d) * c.S + s] = c.value[(s * c.H + h) * c.D + d];
-  voxformer::tensor_view<const float, 4> value(transposed.data(), {1, c.S, c.H, c.D},
-                                               {c.S * c.H * c.D, 1, c.D * c.S, c.S});
-  std::vector<float> out(static_cast<std::size_t>(c.Q * c.H * c.D));
-  const std::int64_t starts[] = {0};
-  voxformer::ms_deform_attn(voxformer::cpu_executor{2}, value, voxformer::make_view<2>(c.shapes.data(), {1, 2}),
-                            voxformer::make_view<1>(starts, {1}),
-                            voxformer::make_view<6>(c.locations.data(), {1, c.Q, c.H, 1, c.P, 2}),
-                            voxformer::make_view<5>(c.weights.data(), {1, c.Q, c.H, 1, c.P}),
-                            voxformer::make_view<3>(out.data(), {1, c.Q, c.H * c.D}));
-  test::expect_close(out, expected, abs_tol, rel_tol);
+  test::expect_close(run_on_transposed_value(c), expected, abs_tol, rel_tol);
 }
 
 TEST(MsDeformAttn, StridedValueReadInPlace) {
-  // value stored as [B, heads, dh, S] and viewed as [B, S, heads, dh]: channel stride S, no copy.
   const auto c = msda_case<float>::random(2, 1, 30, 2, 16, 4, {4, 6}, 5);
-  std::vector<float> transposed(c.value.size());
-  for (long s = 0; s < c.S; ++s)
-    for (long h = 0; h < c.H; ++h)
-      for (long d = 0; d < c.D; ++d) transposed[(h * c.D + d) * c.S + s] = c.value[(s * c.H + h) * c.D + d];
-  voxformer::tensor_view<const float, 4> value(transposed.data(), {1, c.S, c.H, c.D},
-                                               {c.S * c.H * c.D, 1, c.D * c.S, c.S});
-  std::vector<float> out(static_cast<std::size_t>(c.Q * c.H * c.D));
-  const std::int64_t shapes[] = {4, 6}, starts[] = {0};
-  voxformer::ms_deform_attn(voxformer::cpu_executor{2}, value, voxformer::make_view<2>(shapes, {1, 2}),
-                            voxformer::make_view<1>(starts, {1}),
-                            voxformer::make_view<6>(c.locations.data(), {1, c.Q, c.H, 1, c.P, 2}),
-                            voxformer::make_view<5>(c.weights.data(), {1, c.Q, c.H, 1, c.P}),
-                            voxformer::make_view<3>(out.data(), {1, c.Q, c.H * c.D}));
-  test::expect_close(out, c.reference_output(), abs_tol, rel_tol);
+  test::expect_close(run_on_transposed_value(c), c.reference_output(), abs_tol, rel_tol);
 }
 
 TEST(MsDeformAttn, EmptyQueriesAreANoOp) {
