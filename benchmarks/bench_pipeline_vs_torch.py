@@ -2,7 +2,7 @@
 """VoxFormer stage 2 + head at the official size: voxformer-cpp against the PyTorch reference of
 tests/reference/ (the original's module structure and formulation), both on the same inputs, in one script.
 
-  /usr/bin/python3 scripts/bench_pipeline_vs_torch.py BUILD/tools/voxformer_infer [--threads 2] [--repeat 5]
+  /usr/bin/python3 benchmarks/bench_pipeline_vs_torch.py BUILD/tools/voxformer_infer [--threads 2] [--repeat 5]
       [--variants T S] [--proposals frame 20000 60000 dense] [--no-torch] [--torch-cases frame]
 
 For every (variant, proposal) case it writes one set of inputs into a temporary folder — random weights in the
@@ -15,7 +15,6 @@ surface, as a denser stereo proposal is); "dense" = every voxel. Prints a table 
 """
 import argparse
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
 import voxformer_reference as vr  # noqa: E402
+from process_run import run  # noqa: E402
 
 DATA = ROOT / "examples" / "data" / "semantickitti_08_001000"
 PYTHON = "/usr/bin/python3"
@@ -46,23 +46,6 @@ def grown_proposal(base, count, seed=5):
         chosen = rng.choice(candidates, size=min(need, candidates.size), replace=False)
         prop.reshape(-1)[chosen] = True
     return prop.astype(np.uint8)
-
-
-def run(command):
-    """Runs `command` (list) and returns (stdout, peak RSS in MiB of that process alone)."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read)
-        os.dup2(write, 1)
-        os.execv(str(command[0]), [str(c) for c in command])
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        out = pipe.read()
-    _, status, usage = os.wait4(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {' '.join(map(str, command))}")
-    return out, usage.ru_maxrss / 1024.0
 
 
 def main():

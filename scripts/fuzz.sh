@@ -2,7 +2,8 @@
 # Builds every libFuzzer target tests/fuzz/fuzz_<name>.cpp with clang (ASan + UBSan) into build/fuzz/, replays
 # its recorded findings (tests/fuzz/regressions/<name>/, each must now run clean), then fuzzes it for
 # ${VOXFORMER_FUZZ_SECONDS:-30} seconds on a copy of its seed corpus (tests/fuzz/corpus/<name>/). A new target
-# is a new fuzz_<name>.cpp and a corpus/<name>/ folder (and optionally a libFuzzer dictionary fuzz_<name>.dict). Exits non-zero on any finding; each crashing, leaking,
+# is a new fuzz_<name>.cpp and a corpus/<name>/ folder (and optionally a libFuzzer dictionary fuzz_<name>.dict, and
+# fuzz_<name>.ldflags: link flags on one line, e.g. -lyaml-cpp). Exits non-zero on any finding; each crashing, leaking,
 # timing-out or out-of-memory input is copied to tests/fuzz/regressions/<name>/ so the next run replays it
 # (commit it with the fix). Arguments, if any, are passed to every fuzzer (e.g. -jobs=2, -max_len=8192).
 set -euo pipefail
@@ -21,8 +22,10 @@ for source in "${targets[@]}"; do
   name="${name#fuzz_}"
   binary="$out/fuzz_$name"
   echo "== fuzz_$name: building"
+  ldflags=()
+  [ -f "tests/fuzz/fuzz_$name.ldflags" ] && read -r -a ldflags < "tests/fuzz/fuzz_$name.ldflags"
   "$cxx" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude \
-    -isystem /usr/include/eigen3 "$source" -o "$binary"
+    -isystem /usr/include/eigen3 "$source" -o "$binary" "${ldflags[@]}"
 
   regressions="tests/fuzz/regressions/$name"
   if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then

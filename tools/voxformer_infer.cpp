@@ -5,8 +5,6 @@
 //                   --out DIR [--threads N] [--logits] [--stages]
 //
 // Every configuration value has a flag (they default to the variant's); `--help` lists them.
-#include <sys/resource.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
@@ -14,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 #include <voxformer/backend/cpu/cpu_executor.hpp>
 #include <voxformer/io/npy.hpp>
@@ -21,6 +20,9 @@
 #include <voxformer/model/config_json.hpp>
 #include <voxformer/model/parameter_store.hpp>
 #include <voxformer/pipeline/pipeline.hpp>
+
+#include "support/repeated_runs.hpp"
+#include "support/report_output.hpp"
 
 namespace {
 
@@ -74,27 +76,14 @@ std::vector<std::uint8_t> read_proposal(const std::filesystem::path& path, index
   const std::string where = "proposal '" + path.string() + "'";
   detail::require(a.size() == voxels, where, " has ", a.size(), " elements, the volume ", voxels);
   std::vector<std::uint8_t> mask(static_cast<std::size_t>(voxels));
-  auto convert = [&](auto tag) {
-    using E = decltype(tag);
-    const E* values = a.data<E>();
+  io::visit_elements(a, where, [&](const auto* values) {
+    using E = std::remove_cvref_t<decltype(*values)>;
     for (index_t i = 0; i < voxels; ++i) {
       if constexpr (std::is_floating_point_v<E>)
         detail::require(!std::isnan(values[i]), where, " holds NaN at element ", i);
       mask[static_cast<std::size_t>(i)] = values[i] != E(0) ? 1 : 0;
     }
-  };
-  const dtype t = a.type;
-  if (t == dtype_of<std::uint8_t>() || t == dtype_of<bool>()) convert(std::uint8_t{});
-  else if (t == dtype_of<std::int8_t>()) convert(std::int8_t{});
-  else if (t == dtype_of<std::int16_t>()) convert(std::int16_t{});
-  else if (t == dtype_of<std::uint16_t>()) convert(std::uint16_t{});
-  else if (t == dtype_of<std::int32_t>()) convert(std::int32_t{});
-  else if (t == dtype_of<std::uint32_t>()) convert(std::uint32_t{});
-  else if (t == dtype_of<std::int64_t>()) convert(std::int64_t{});
-  else if (t == dtype_of<std::uint64_t>()) convert(std::uint64_t{});
-  else if (t == dtype_of<float>()) convert(float{});
-  else if (t == dtype_of<double>()) convert(double{});
-  else detail::fail(where, ": unsupported dtype ", to_string(t));
+  });
   return mask;
 }
 
@@ -110,12 +99,6 @@ std::vector<float> read_matrices(const std::filesystem::path& path, index_t came
   else detail::fail(where, " is ", to_string(a.type), ", expected float32 or float64");
   for (std::size_t i = 0; i < m.size(); ++i) detail::require(std::isfinite(m[i]), where, " holds a non-finite value at element ", i);
   return m;
-}
-
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
 }  // namespace
@@ -212,42 +195,26 @@ int main(int argc, char** argv) try {
   std::vector<float> logits;
   const auto matrix_view = make_view<3>(matrices.data(), {config.cameras, 4, 4});
   const auto proposal_view = make_view<1>(proposal.data(), {config.voxels()});
-  // Each stage's time over the repeats; the report of the last run otherwise.
-  std::vector<std::vector<double>> times;
-  run_report report;
-  for (int r = 0; r < repeat; ++r) {
+  const run_report report = tools::median_of_runs(repeat, [&](int r) {
+    run_report frame;
     if (write_logits) {
       logits.resize(static_cast<std::size_t>(config.output_voxels() * config.classes));
-      report = pipe.run(features, matrix_view, proposal_view, label_view,
-                        make_view<4>(logits.data(), {config.classes, grid[0], grid[1], grid[2]}));
+      frame = pipe.run(features, matrix_view, proposal_view, label_view,
+                       make_view<4>(logits.data(), {config.classes, grid[0], grid[1], grid[2]}));
     } else {
-      report = pipe.run(features, matrix_view, proposal_view, label_view);
+      frame = pipe.run(features, matrix_view, proposal_view, label_view);
     }
-    times.resize(report.stages.size());
-    for (std::size_t i = 0; i < report.stages.size(); ++i) times[i].push_back(report.stages[i].milliseconds);
     if (r == 0) pipe.observe({});  // stage files are written once
-  }
-  for (std::size_t i = 0; i < times.size(); ++i) {
-    std::sort(times[i].begin(), times[i].end());
-    report.stages[i].milliseconds = times[i][times[i].size() / 2];
-  }
+    return frame;
+  });
   if (write_logits) io::write_npy(out / "logits.npy", logits.data(), {config.classes, grid[0], grid[1], grid[2]});
   io::write_npy(out / "labels.npy", labels.data(), {grid[0], grid[1], grid[2]});
 
   if (json) {
-    nlohmann::json j;
+    nlohmann::json j = tools::report_json(report, threads, repeat);
     j["variant"] = config.variant;
-    j["threads"] = threads;
-    j["repeat"] = repeat;
-    j["proposals"] = report.proposals;
     j["visible_per_camera"] = report.visible_per_camera;
     j["seen_by_no_camera"] = report.seen_by_no_camera;
-    for (const auto& stage : report.stages) j["stages_ms"][stage.name] = stage.milliseconds;
-    for (const auto& stage : report.stages) j["stages_bytes"][stage.name] = stage.bytes;
-    j["total_ms"] = report.total_milliseconds();
-    j["workspace_bytes"] = report.workspace_bytes;
-    j["derived_bytes"] = report.derived_bytes;
-    j["peak_rss_mib"] = peak_rss_mib();
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
@@ -256,13 +223,7 @@ int main(int argc, char** argv) try {
   for (std::size_t k = 0; k < report.visible_per_camera.size(); ++k)
     std::printf("%s%lld", k == 0 ? " (visible per camera: " : ", ", static_cast<long long>(report.visible_per_camera[k]));
   std::printf("; seen by no camera: %lld)\n", static_cast<long long>(report.seen_by_no_camera));
-  std::printf("  %-14s %10s %12s\n", "stage", repeat > 1 ? "median ms" : "ms", "memory MiB");
-  for (const auto& stage : report.stages)
-    std::printf("  %-14s %10.1f %12.1f\n", stage.name.c_str(), stage.milliseconds, static_cast<double>(stage.bytes) / (1 << 20));
-  std::printf("  %-14s %10.1f\n", "total", report.total_milliseconds());
-  std::printf("  workspace %.1f MiB, derived weights %.1f MiB, peak RSS %.1f MiB; wrote %s\n",
-              static_cast<double>(report.workspace_bytes) / (1 << 20), static_cast<double>(report.derived_bytes) / (1 << 20),
-              peak_rss_mib(), out.string().c_str());
+  tools::print_stage_table(report, repeat, out);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "voxformer_infer: %s\n", e.what());

@@ -1,6 +1,6 @@
 //! @file Umbrella header: the whole library. The DLPack adapter is included when <dlpack/dlpack.h> is
-//! available, the safetensors reader and the weights loader when <nlohmann/json.hpp> is; the CUDA backend when
-//! compiled by nvcc.
+//! available, the safetensors reader and the weights loader when <nlohmann/json.hpp> is, the label map when
+//! <yaml-cpp/yaml.h> is; the CUDA backend when compiled by nvcc. Not `io/png.hpp`, which needs libpng linked.
 #pragma once
 
 #include "voxformer/adapters/eigen.hpp"
@@ -20,17 +20,26 @@
 #include "voxformer/core/workspace.hpp"
 #include "voxformer/io/binary_file.hpp"
 #include "voxformer/io/kitti.hpp"
+#include "voxformer/io/label_volume.hpp"
 #include "voxformer/io/npy.hpp"
+#include "voxformer/io/ply.hpp"
 #include "voxformer/io/voxel_grid.hpp"
+#include "voxformer/metrics/ssc_metrics.hpp"
 #include "voxformer/model/config.hpp"
 #include "voxformer/model/cross_attention.hpp"
 #include "voxformer/model/head.hpp"
 #include "voxformer/model/image_values.hpp"
 #include "voxformer/model/parameters.hpp"
+#include "voxformer/model/qpn_config.hpp"
+#include "voxformer/model/qpn_parameters.hpp"
+#include "voxformer/model/query_proposal_network.hpp"
 #include "voxformer/model/self_attention.hpp"
+#include "voxformer/nn/conv_transpose.hpp"
+#include "voxformer/nn/convolution.hpp"
 #include "voxformer/nn/ffn.hpp"
 #include "voxformer/nn/layer_norm.hpp"
 #include "voxformer/nn/linear.hpp"
+#include "voxformer/nn/max_pool.hpp"
 #include "voxformer/nn/softmax.hpp"
 #include "voxformer/ops/common/compaction.hpp"
 #include "voxformer/ops/common/copy.hpp"
@@ -45,13 +54,17 @@
 #include "voxformer/ops/scatter/gather_rows.hpp"
 #include "voxformer/ops/scatter/mask_token_scatter.hpp"
 #include "voxformer/ops/voxel/bit_pack.hpp"
+#include "voxformer/ops/voxel/depth_map.hpp"
 #include "voxformer/ops/voxel/downsample.hpp"
 #include "voxformer/ops/voxel/proposal.hpp"
 #include "voxformer/ops/voxel/pseudo_lidar.hpp"
 #include "voxformer/ops/voxel/volume_geometry.hpp"
 #include "voxformer/ops/voxel/voxelize.hpp"
+#include "voxformer/ops/voxel/voxelize_semantic.hpp"
 #include "voxformer/pipeline/pipeline.hpp"
+#include "voxformer/pipeline/proposal_pipeline.hpp"
 #include "voxformer/pipeline/stage_report.hpp"
+#include "voxformer/viz/bird_eye_view.hpp"
 
 #if __has_include(<dlpack/dlpack.h>)
 #include "voxformer/adapters/dlpack.hpp"
@@ -61,6 +74,10 @@
 #include "voxformer/io/safetensors.hpp"
 #include "voxformer/model/config_json.hpp"
 #include "voxformer/model/parameter_store.hpp"
+#endif
+
+#if __has_include(<yaml-cpp/yaml.h>)
+#include "voxformer/io/label_map.hpp"
 #endif
 
 #if defined(__CUDACC__)

@@ -8,6 +8,7 @@
 #include <new>
 
 #include "support/pipeline_fixture.hpp"
+#include "support/qpn_fixture.hpp"
 
 namespace {
 std::atomic<bool> counting{false};
@@ -70,6 +71,29 @@ TEST(Pipeline, AFrameAfterTheFirstAllocatesNothing) {
       counting = false;
       EXPECT_GT(allocations.load(), 0);
     }
+}
+
+TEST(ProposalPipeline, AFrameAfterTheFirstAllocatesNothing) {
+  const test::qpn_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "qpn" / "f16_32x24");
+  const auto store = f.weights();
+  const auto half = f.config.output_grid();
+  const auto& g = f.config.grid;
+  std::vector<std::uint8_t> proposal(static_cast<std::size_t>(f.config.output_voxels()));
+  std::vector<float> logits(static_cast<std::size_t>(2 * f.config.output_voxels()));
+  const auto grid = voxformer::make_view<3>(f.grid.data<std::uint8_t>(), {g[0], g[1], g[2]});
+  const auto proposal_view = voxformer::make_view<3>(proposal.data(), {half[0], half[1], half[2]});
+  const auto logit_view = voxformer::make_view<4>(logits.data(), {2, half[0], half[1], half[2]});
+  for (int threads : {1, 2}) {
+    voxformer::proposal_pipeline<voxformer::cpu_executor, float> qpn(voxformer::cpu_executor{threads}, f.config,
+                                                                    store.parameters(), {100});
+    qpn.run(grid, proposal_view, logit_view);
+    allocations = 0;
+    counting = true;
+    qpn.run(grid, proposal_view, logit_view);
+    qpn.run(grid, proposal_view);
+    counting = false;
+    EXPECT_EQ(allocations.load(), 0) << threads << " thread(s)";
+  }
 }
 
 }  // namespace

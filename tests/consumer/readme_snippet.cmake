@@ -1,27 +1,27 @@
-# Fails unless README.md shows, verbatim (less the two spaces of indentation), the lines of the consumer's
-# pipeline.cpp between "// example-begin pipeline" and "// example-end pipeline": the README's pipeline
-# example is code that builds and runs (consumer_find_package), not a copy that can drift.
-# Usage: cmake -DREADME=README.md -DSOURCE=pipeline.cpp -P readme_snippet.cmake
+# Fails unless README.md shows, verbatim (less the two spaces of indentation), the lines of a consumer source
+# between "// example-begin NAME" and "// example-end NAME": the README's examples are code that builds and runs
+# (consumer_find_package), not copies that can drift.
+# Usage: cmake -DREADME=README.md -DSOURCE=pipeline.cpp -DNAME=pipeline -P readme_snippet.cmake
 file(STRINGS ${SOURCE} lines)
 set(inside OFF)
 set(snippet "")
 foreach(line IN LISTS lines)
-  if(line MATCHES "// example-end pipeline")
+  if(line MATCHES "// example-end ${NAME}$")
     set(inside OFF)
   endif()
   if(inside)
     string(REGEX REPLACE "^  " "" line "${line}")
     string(APPEND snippet "${line}\n")
   endif()
-  if(line MATCHES "// example-begin pipeline")
+  if(line MATCHES "// example-begin ${NAME}$")
     set(inside ON)
   endif()
 endforeach()
 if(snippet STREQUAL "")
-  message(FATAL_ERROR "${SOURCE}: no example-begin/example-end pipeline markers")
+  message(FATAL_ERROR "${SOURCE}: no example-begin/example-end ${NAME} markers")
 endif()
 file(READ ${README} readme)
 string(FIND "${readme}" "${snippet}" at)
 if(at EQUAL -1)
-  message(FATAL_ERROR "README.md does not show the pipeline example of ${SOURCE} verbatim; it should read:\n${snippet}")
+  message(FATAL_ERROR "README.md does not show the ${NAME} example of ${SOURCE} verbatim; it should read:\n${snippet}")
 endif()

@@ -102,6 +102,21 @@ TEST(CpuThreadPool, EveryJobVisitsEveryIndexOnceOnThePoolThreads) {
   EXPECT_EQ(seen.size(), 3u);
 }
 
+// Short jobs back to back — what the workers poll for between jobs — with as many threads as the hardware and with
+// more (which do not poll), and pools destroyed right after their last job, while their workers may be polling.
+TEST(CpuThreadPool, ShortJobsInARowAndTeardownRightAfterThem) {
+  const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (const int threads : {2, hardware, 4 * hardware})
+    for (int round = 0; round < 20; ++round) {
+      const voxformer::execution_context<cpu_executor> context(cpu_executor{threads});
+      std::vector<std::atomic<int>> hits(64);
+      for (int job = 0; job < 50; ++job)
+        voxformer::parallel_for(
+            context.executor(), 64, [&](index_t i) { hits[static_cast<std::size_t>(i)].fetch_add(1); }, 1);
+      for (const auto& h : hits) ASSERT_EQ(h.load(), 50) << threads << " threads";
+    }
+}
+
 TEST(CpuThreadPool, ZeroThreadsIsAnError) { EXPECT_THROW(voxformer::cpu_thread_pool(0), voxformer::error); }
 
 TEST(CpuThreadPool, ThreadCountIsCheckedAgainstTheLimit) {
@@ -272,6 +287,48 @@ TEST(Gemm, EmptyAndDegenerateShapes) {
   EXPECT_THROW(voxformer::gemm<float>(cpu_executor{1}, strided, voxformer::make_view<2>(static_cast<const float*>(b.data()), {2, 2}),
                                       voxformer::make_view<2>(c.data(), {2, 2}), false),
                voxformer::error);
+}
+
+// The row-major kernel's tiles: every remainder of rows (tiles of 6, 4, 2, 1) and of columns (2 and 1 vectors,
+// then 8-, 4- and 1-wide) against the float64 triple loop.
+TEST(Gemm, EveryTileRemainderMatchesBruteForce) {
+  for (index_t m = 1; m <= 13; ++m)
+    for (index_t n = 1; n <= 41; n += 1) {
+      const auto g = random_gemm(m, 37, n, static_cast<unsigned>(m * 100 + n));
+      auto a = store(g.a, g.m, g.k, false), b = store(g.b, g.k, g.n, false), c = store(g.c, g.m, g.n, false);
+      voxformer::gemm<float>(cpu_executor{1}, a.view, b.view, c.view, false);
+      for (index_t i = 0; i < m; ++i)
+        for (index_t j = 0; j < n; ++j) {
+          double expected = 0;
+          for (index_t p = 0; p < g.k; ++p) expected += g.a[i * g.k + p] * g.b[p * g.n + j];
+          ASSERT_NEAR(c.view(i, j), expected, 1e-4 * (1 + std::abs(expected))) << m << "x" << n << " at " << i << ", " << j;
+        }
+    }
+}
+
+//! Records which columns of which row the GEMM handed to it (as a convolution's per-channel bias would see them).
+struct column_range_epilogue {
+  std::vector<int>* visits;  // [rows · columns], how often each element was handed over
+  index_t columns;
+  void operator()(index_t row, index_t first, index_t end) const {
+    for (index_t j = first; j < end; ++j) ++(*visits)[static_cast<std::size_t>(row * columns + j)];
+  }
+};
+
+// An epilogue that takes column ranges lets a product with few rows split over columns: every element is handed
+// to it exactly once, and the product is the same bits as without the split, for any thread count.
+TEST(Gemm, AColumnRangeEpilogueSplitsColumnsAndSeesEachElementOnce) {
+  const auto g = random_gemm(5, 50, 2100, 9);
+  auto a = store(g.a, g.m, g.k, false), b = store(g.b, g.k, g.n, false);
+  auto whole = store(g.c, g.m, g.n, false);
+  voxformer::gemm<float>(cpu_executor{1}, a.view, b.view, whole.view, false);
+  for (int threads : {1, 2, 3}) {
+    auto split = store(g.c, g.m, g.n, false);
+    std::vector<int> visits(static_cast<std::size_t>(g.m * g.n), 0);
+    voxformer::gemm<float>(cpu_executor{threads}, a.view, b.view, split.view, false, column_range_epilogue{&visits, g.n});
+    EXPECT_EQ(split.values, whole.values) << threads << " threads";
+    EXPECT_TRUE(std::all_of(visits.begin(), visits.end(), [](int v) { return v == 1; }));
+  }
 }
 
 TEST(Workspace, SizingReplaysTheCarvesAndRealMemoryHoldsThem) {

@@ -9,7 +9,8 @@
 //!                  const tensor_view<index_t, 1>& count, workspace scratch);       // stable; emits only if count ≤ capacity
 //!     void exclusive_scan(const E&, const tensor_view<const In, 1>& in, const tensor_view<Out, 1>& out);
 //!     void gemm(const E&, const tensor_view<const T, 2>& a, const tensor_view<const T, 2>& b,
-//!               const tensor_view<T, 2>& c, bool accumulate, const Epilogue& epilogue = {});  // then epilogue(row)
+//!               const tensor_view<T, 2>& c, bool accumulate, const Epilogue& epilogue = {});  // then epilogue(row),
+//!                              // or epilogue(row, first_column, end_column) per block of columns when it takes that
 //!     Buffer allocate_buffer(const E&, std::size_t bytes);   // owning, workspace-aligned: data(), size(), space()
 //!     void synchronize(const E&);                            // wait for the work issued so far
 //!

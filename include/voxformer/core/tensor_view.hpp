@@ -129,6 +129,12 @@ tensor_view<T, Rank> leading_slice(const tensor_view<T, Rank>& view, index_t fir
   return tensor_view<T, Rank>(view.data() + first * view.stride(0), extents, strides, view.space());
 }
 
+//! Columns [first, first + count) of a matrix, same strides.
+template <class T>
+tensor_view<T, 2> column_slice(const tensor_view<T, 2>& m, index_t first, index_t count) {
+  return tensor_view<T, 2>(m.data() + first * m.stride(1), {m.extent(0), count}, {m.stride(0), m.stride(1)}, m.space());
+}
+
 //! A contiguous row-major view over raw memory: `make_view(ptr, {rows, cols})`.
 template <int Rank, class T>
 tensor_view<T, Rank> make_view(T* data, const std::array<index_t, Rank>& extents,

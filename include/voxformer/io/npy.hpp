@@ -306,6 +306,26 @@ inline npy_array read_npy(const std::filesystem::path& path) {
   return {header.type, std::move(header.shape), std::move(file)};
 }
 
+//! `f(values)` with the array's elements as a typed pointer — `const T*` for T = bool, (u)int8 … (u)int64, float,
+//! double — returning what `f` returns. Other dtypes (float16, which C++ has no type for) throw naming `where`.
+template <class F>
+decltype(auto) visit_elements(const npy_array& a, std::string_view where, F&& f) {
+  auto as = [&](auto tag) -> decltype(auto) { return f(a.data<decltype(tag)>()); };
+  const dtype t = a.type;
+  if (t == dtype_of<bool>()) return as(bool{});
+  if (t == dtype_of<std::uint8_t>()) return as(std::uint8_t{});
+  if (t == dtype_of<std::int8_t>()) return as(std::int8_t{});
+  if (t == dtype_of<std::uint16_t>()) return as(std::uint16_t{});
+  if (t == dtype_of<std::int16_t>()) return as(std::int16_t{});
+  if (t == dtype_of<std::uint32_t>()) return as(std::uint32_t{});
+  if (t == dtype_of<std::int32_t>()) return as(std::int32_t{});
+  if (t == dtype_of<std::uint64_t>()) return as(std::uint64_t{});
+  if (t == dtype_of<std::int64_t>()) return as(std::int64_t{});
+  if (t == dtype_of<float>()) return as(float{});
+  if (t == dtype_of<double>()) return as(double{});
+  voxformer::detail::fail(where, ": unsupported dtype ", to_string(t));
+}
+
 //! Writes Π shape `values` as a version-1 `.npy` file, with the header NumPy writes.
 template <class T>
 void write_npy(const std::filesystem::path& path, const T* values, const std::vector<std::int64_t>& shape) {

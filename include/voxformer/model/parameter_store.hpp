@@ -1,25 +1,24 @@
 //! @file Where the parameters live: a `.safetensors` weights file checked against the configuration tensor by
 //! tensor (zero-copy views where dtype and alignment already fit, fp16/bf16/fp64 converted once), or seeded
-//! random weights in the same layout (benchmarks, examples without a checkpoint).
+//! random weights in the same layout (benchmarks, examples without a checkpoint) — for stage 2 + head and for
+//! the query proposal network alike, each described by its checkpoint type.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <span>
 #include <memory>
-#include <numbers>
-#include <optional>
 #include <random>
 #include <set>
-#include <sstream>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/io/safetensors.hpp"
 #include "voxformer/model/parameters.hpp"
+#include "voxformer/model/qpn_parameters.hpp"
 
 namespace voxformer {
 
@@ -27,34 +26,40 @@ namespace voxformer {
 struct weights_report {
   std::vector<std::string> warnings;  //!< one per unknown tensor (it is ignored)
   index_t tensors_read = 0;           //!< tensors inference reads
-  index_t tensors_ignored = 0;        //!< known but unused: the image network, the self stack's embeddings
+  index_t tensors_ignored = 0;        //!< known but unused: the image network, the self stack's embeddings, the
+                                      //!< QPN's full-resolution decoders and BatchNorm counters
   std::size_t bytes_in_place = 0;     //!< read from the file's mapping without a copy
   std::size_t bytes_converted = 0;    //!< converted (fp16/bf16/fp64 → T, or misaligned) into owned memory
 };
 
-template <class T>
-class parameter_store {
+//! The parameters of a network described by `Checkpoint` (`voxformer_checkpoint`, `qpn_checkpoint`): read from a
+//! weights file and checked, or made at random, and bound to the structs its layers read.
+template <class T, class Checkpoint>
+class basic_parameter_store {
  public:
-  //! Checks every tensor `config` expects in `file`: present (with or without the `pts_bbox_head.` prefix),
-  //! floating point, of the expected shape, finite. The first problem is an error naming the tensor with
-  //! expected vs actual; unknown tensors are warnings. The file stays open (mapped) as long as the store.
-  static parameter_store from_file(const model_config& config, io::safetensors_file file,
-                                   weights_report* report = nullptr) {
-    parameter_store store;
+  using config_type = typename Checkpoint::config_type;
+  using parameters_type = typename Checkpoint::template parameters_type<T>;
+
+  //! Checks every tensor `config` expects in `file`: present (with or without the checkpoint's prefix), floating
+  //! point, of the expected shape, finite. The first problem is an error naming the tensor with expected vs
+  //! actual; unknown tensors are warnings. The file stays open (mapped) as long as the store.
+  static basic_parameter_store from_file(const config_type& config, io::safetensors_file file,
+                                         weights_report* report = nullptr) {
+    basic_parameter_store store;
     store.file_ = std::make_unique<io::safetensors_file>(std::move(file));
     weights_report local;
     weights_report& r = report != nullptr ? *report : local;
     const io::safetensors_file& f = *store.file_;
     const std::string where = "voxformer::parameter_store('" + f.source() + "')";
-    const auto specs = parameter_specs(config);
+    const auto specs = Checkpoint::specs(config);
     std::map<std::string, const T*, std::less<>> bound;
     std::set<std::string, std::less<>> known;
     for (const auto& spec : specs) {
       const io::safetensors_entry* entry = find(f, spec.name, where);
       known.insert(spec.name);
       if (entry == nullptr) {
-        detail::require(!spec.used, where, ": missing tensor '", official_prefix, spec.name, "' ",
-                        detail::format_shape(spec.shape), " (", describe(config), ")");
+        detail::require(!spec.used, where, ": missing tensor '", Checkpoint::prefix, spec.name, "' ",
+                        detail::format_shape(spec.shape), " (", Checkpoint::describe(config), ")");
         continue;
       }
       if (!spec.used) {
@@ -68,7 +73,7 @@ class parameter_store {
     for (const auto& entry : f.entries()) {
       const std::string_view bare = strip_prefix(entry.name);
       if (known.contains(bare)) continue;
-      if (is_image_network_key(bare)) {
+      if (Checkpoint::is_foreign(bare)) {
         ++r.tensors_ignored;
         continue;
       }
@@ -79,25 +84,16 @@ class parameter_store {
     return store;
   }
 
-  //! Seeded random weights in the official layout, scaled like a trained model's (unit embeddings, LayerNorm
-  //! weights near 1, linear weights ~ 1/sqrt(fan_in), sampling-offset biases on the original's grid init), so
-  //! that every stage computes something non-trivial. For benchmarks and demos, never for predictions.
-  static parameter_store random(const model_config& config, std::uint64_t seed) {
-    parameter_store store;
+  //! Seeded random weights in the official layout, scaled so that every layer computes something non-trivial
+  //! (`Checkpoint::initialise`). For benchmarks and demos, never for predictions.
+  static basic_parameter_store random(const config_type& config, std::uint64_t seed) {
+    basic_parameter_store store;
     std::mt19937_64 generator(seed);
-    std::normal_distribution<double> normal;
     std::map<std::string, const T*, std::less<>> bound;
-    for (const auto& spec : parameter_specs(config)) {
+    for (const auto& spec : Checkpoint::specs(config)) {
       if (!spec.used) continue;
       auto& values = store.owned_.emplace_back(static_cast<std::size_t>(spec.elements()));
-      const std::string leaf = spec.name.substr(spec.name.rfind('.') + 1);
-      const bool norm = spec.name.find("norms.") != std::string::npos || spec.name.find("mlp_head.0") != std::string::npos;
-      const bool matrix = spec.shape.size() == 2 && leaf == "weight" && spec.name.find("_embed") == std::string::npos;
-      const double scale = norm ? 0.1 : matrix ? 1.0 / std::sqrt(static_cast<double>(spec.shape[1])) : leaf == "bias" ? 0.1 : 1.0;
-      for (auto& v : values) v = static_cast<T>((norm && leaf == "weight" ? 1.0 : 0.0) + scale * normal(generator));
-      if (spec.name.ends_with("sampling_offsets.bias")) add_grid_offsets(values, config, spec);
-      if (spec.name.ends_with("sampling_offsets.weight"))
-        for (auto& v : values) v = static_cast<T>(0.5 * v);  // offsets of a few cells
+      Checkpoint::initialise(std::span<T>(values), spec, config, generator);
       bound[spec.name] = values.data();
     }
     store.bind(config, bound);
@@ -108,16 +104,16 @@ class parameter_store {
   //! checkpoint, or random weights, in the layout `from_file` and the original read.
   void write_safetensors(const std::filesystem::path& path) const {
     std::vector<io::safetensors_tensor_bytes> tensors;
-    for (const auto& spec : parameter_specs(config_)) {
+    for (const auto& spec : Checkpoint::specs(config_)) {
       if (!spec.used) continue;
-      tensors.push_back({std::string(official_prefix) + spec.name, io::safetensors_dtype_of<T>(),
+      tensors.push_back({std::string(Checkpoint::prefix) + spec.name, io::safetensors_dtype_of<T>(),
                          std::vector<std::int64_t>(spec.shape.begin(), spec.shape.end()),
                          std::as_bytes(std::span(tensors_.at(spec.name), static_cast<std::size_t>(spec.elements())))});
     }
     io::write_safetensors(path, tensors, {{"format", "pt"}, {"writer", "voxformer-cpp"}});
   }
 
-  const model_parameters<T>& parameters() const { return parameters_; }
+  const parameters_type& parameters() const { return parameters_; }
   //! Bytes this store owns (converted or generated tensors); the file's mapping is not counted.
   std::size_t owned_bytes() const {
     std::size_t bytes = 0;
@@ -126,43 +122,37 @@ class parameter_store {
   }
 
  private:
-  parameter_store() = default;
+  basic_parameter_store() = default;
 
-  void bind(const model_config& config, std::map<std::string, const T*, std::less<>> tensors) {
+  void bind(const config_type& config, std::map<std::string, const T*, std::less<>> tensors) {
     config_ = config;
     tensors_ = std::move(tensors);
-    parameters_ = model_parameters<T>::bind(config, [&](const parameter_spec& spec) { return tensors_.at(spec.name); });
+    parameters_ =
+        Checkpoint::template bind<T>(config, [&](const parameter_spec& spec) { return tensors_.at(spec.name); });
   }
 
   static std::string_view strip_prefix(std::string_view name) {
-    return name.starts_with(official_prefix) ? name.substr(official_prefix.size()) : name;
+    return !Checkpoint::prefix.empty() && name.starts_with(Checkpoint::prefix) ? name.substr(Checkpoint::prefix.size())
+                                                                                : name;
   }
 
   static const io::safetensors_entry* find(const io::safetensors_file& f, const std::string& name,
                                            const std::string& where) {
-    const io::safetensors_entry* prefixed = f.find(std::string(official_prefix) + name);
+    if (Checkpoint::prefix.empty()) return f.find(name);
+    const io::safetensors_entry* prefixed = f.find(std::string(Checkpoint::prefix) + name);
     const io::safetensors_entry* bare = f.find(name);
-    detail::require(prefixed == nullptr || bare == nullptr, where, ": tensor '", name, "' is present both with and without the '",
-                    official_prefix, "' prefix");
+    detail::require(prefixed == nullptr || bare == nullptr, where, ": tensor '", name,
+                    "' is present both with and without the '", Checkpoint::prefix, "' prefix");
     return prefixed != nullptr ? prefixed : bare;
   }
 
-  static std::string describe(const model_config& c) {
-    std::ostringstream out;
-    out << "variant " << c.variant << ": volume " << c.volume[0] << "x" << c.volume[1] << "x" << c.volume[2]
-        << ", embed_dims " << c.embed_dims << ", heads " << c.heads << ", points " << c.points_cross << "/"
-        << c.points_self << ", layers " << c.layers_cross << "/" << c.layers_self << ", ffn " << c.ffn_hidden
-        << ", cameras " << c.cameras << ", levels " << c.levels() << ", classes " << c.classes;
-    return out.str();
-  }
-
-  static void check_entry(const io::safetensors_entry& entry, const parameter_spec& spec, const model_config& config,
+  static void check_entry(const io::safetensors_entry& entry, const parameter_spec& spec, const config_type& config,
                           const std::string& where) {
     detail::require(io::is_floating(entry.dtype), where, ": tensor '", entry.name, "' is ", io::to_string(entry.dtype),
                     ", expected a floating-point tensor (F32, F16, BF16 or F64)");
     const std::vector<index_t> actual(entry.shape.begin(), entry.shape.end());
     detail::require(actual == spec.shape, where, ": tensor '", entry.name, "' has shape ", detail::format_shape(actual),
-                    ", expected ", detail::format_shape(spec.shape), " (", describe(config), ")");
+                    ", expected ", detail::format_shape(spec.shape), " (", Checkpoint::describe(config), ")");
   }
 
   //! The tensor's values as T: in place when the file already holds T at an aligned address, else converted
@@ -189,29 +179,18 @@ class parameter_store {
     return values;
   }
 
-  //! The original's sampling-offset bias init (Deformable-DETR): per head the direction (cos θ, sin θ[, 0])
-  //! scaled so its larger component is 1, times (p + 1) for point p; [heads][groups][points][dims].
-  static void add_grid_offsets(std::vector<T>& bias, const model_config& config, const parameter_spec& spec) {
-    const bool cross = spec.name.starts_with("cross_");
-    const index_t dims = cross ? 2 : config.self_dims(), points = cross ? config.points_cross : config.points_self;
-    const index_t groups = static_cast<index_t>(bias.size()) / (config.heads * points * dims);
-    for (index_t h = 0; h < config.heads; ++h) {
-      const double theta = 2.0 * std::numbers::pi * static_cast<double>(h) / static_cast<double>(config.heads);
-      const double c = std::cos(theta), s = std::sin(theta), top = std::max(std::abs(c), std::abs(s));
-      const double direction[3] = {c / top, s / top, 0.0};
-      for (index_t g = 0; g < groups; ++g)
-        for (index_t p = 0; p < points; ++p)
-          for (index_t d = 0; d < dims; ++d)
-            bias[static_cast<std::size_t>(((h * groups + g) * points + p) * dims + d)] +=
-                static_cast<T>(direction[d] * static_cast<double>(p + 1));
-    }
-  }
-
   std::unique_ptr<io::safetensors_file> file_;
   std::vector<std::vector<T>> owned_;
-  model_config config_;
+  config_type config_;
   std::map<std::string, const T*, std::less<>> tensors_;  //!< official name (no prefix) → values
-  model_parameters<T> parameters_;
+  parameters_type parameters_;
 };
+
+//! VoxFormer stage 2 + head (official names with or without `pts_bbox_head.`).
+template <class T>
+using parameter_store = basic_parameter_store<T, voxformer_checkpoint>;
+//! The query proposal network, stage 1 (LMSCNet_SS names, no prefix).
+template <class T>
+using qpn_parameter_store = basic_parameter_store<T, qpn_checkpoint>;
 
 }  // namespace voxformer

@@ -1,9 +1,16 @@
 //! @file The model's parameters by their official state-dict names (spec §1.5): the list of names and shapes
-//! a configuration expects, the structs the layers read, and binding a name → memory lookup to them.
+//! a configuration expects, the structs the layers read, binding a name → memory lookup to them, and the
+//! checkpoint description `parameter_store` reads files and makes random weights with.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
+#include <numbers>
+#include <random>
+#include <span>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -188,6 +195,70 @@ struct model_parameters {
     p.head_classifier = linear();
     detail::require(next == specs.size(), "voxformer::model_parameters: bound ", next, " of ", specs.size(), " tensors");
     return p;
+  }
+};
+
+//! Stage 2 + head as a weights file holds it, for `basic_parameter_store` (model/parameter_store.hpp): the
+//! configuration, the expected tensors, the names a full checkpoint adds, binding, and random initialisation.
+struct voxformer_checkpoint {
+  using config_type = model_config;
+  template <class T>
+  using parameters_type = model_parameters<T>;
+
+  //! Keys may carry this prefix (a full VoxFormer checkpoint) or not.
+  static constexpr std::string_view prefix = official_prefix;
+
+  static std::vector<parameter_spec> specs(const model_config& config) { return parameter_specs(config); }
+  //! Tensors of the full checkpoint that stage 2 never reads (the image network): accepted without a warning.
+  static bool is_foreign(std::string_view bare_name) { return is_image_network_key(bare_name); }
+  template <class T, class Lookup>
+  static model_parameters<T> bind(const model_config& config, const Lookup& lookup) {
+    return model_parameters<T>::bind(config, lookup);
+  }
+
+  static std::string describe(const model_config& c) {
+    std::ostringstream out;
+    out << "variant " << c.variant << ": volume " << c.volume[0] << "x" << c.volume[1] << "x" << c.volume[2]
+        << ", embed_dims " << c.embed_dims << ", heads " << c.heads << ", points " << c.points_cross << "/"
+        << c.points_self << ", layers " << c.layers_cross << "/" << c.layers_self << ", ffn " << c.ffn_hidden
+        << ", cameras " << c.cameras << ", levels " << c.levels() << ", classes " << c.classes;
+    return out.str();
+  }
+
+  //! Scaled like a trained model's: unit embeddings, LayerNorm weights near 1, linear weights ~ 1/sqrt(fan_in),
+  //! sampling-offset biases on the original's grid init, so that every stage computes something non-trivial.
+  template <class T>
+  static void initialise(std::span<T> values, const parameter_spec& spec, const model_config& config,
+                         std::mt19937_64& generator) {
+    std::normal_distribution<double> normal;
+    const std::string leaf = spec.name.substr(spec.name.rfind('.') + 1);
+    const bool norm = spec.name.find("norms.") != std::string::npos || spec.name.find("mlp_head.0") != std::string::npos;
+    const bool matrix = spec.shape.size() == 2 && leaf == "weight" && spec.name.find("_embed") == std::string::npos;
+    const double scale = norm ? 0.1 : matrix ? 1.0 / std::sqrt(static_cast<double>(spec.shape[1])) : leaf == "bias" ? 0.1 : 1.0;
+    for (auto& v : values) v = static_cast<T>((norm && leaf == "weight" ? 1.0 : 0.0) + scale * normal(generator));
+    if (spec.name.ends_with("sampling_offsets.bias")) add_grid_offsets(values, config, spec);
+    if (spec.name.ends_with("sampling_offsets.weight"))
+      for (auto& v : values) v = static_cast<T>(0.5 * v);  // offsets of a few cells
+  }
+
+ private:
+  //! The original's sampling-offset bias init (Deformable-DETR): per head the direction (cos θ, sin θ[, 0])
+  //! scaled so its larger component is 1, times (p + 1) for point p; [heads][groups][points][dims].
+  template <class T>
+  static void add_grid_offsets(std::span<T> bias, const model_config& config, const parameter_spec& spec) {
+    const bool cross = spec.name.starts_with("cross_");
+    const index_t dims = cross ? 2 : config.self_dims(), points = cross ? config.points_cross : config.points_self;
+    const index_t groups = static_cast<index_t>(bias.size()) / (config.heads * points * dims);
+    for (index_t h = 0; h < config.heads; ++h) {
+      const double theta = 2.0 * std::numbers::pi * static_cast<double>(h) / static_cast<double>(config.heads);
+      const double c = std::cos(theta), s = std::sin(theta), top = std::max(std::abs(c), std::abs(s));
+      const double direction[3] = {c / top, s / top, 0.0};
+      for (index_t g = 0; g < groups; ++g)
+        for (index_t p = 0; p < points; ++p)
+          for (index_t d = 0; d < dims; ++d)
+            bias[static_cast<std::size_t>(((h * groups + g) * points + p) * dims + d)] +=
+                static_cast<T>(direction[d] * static_cast<double>(p + 1));
+    }
   }
 };
 

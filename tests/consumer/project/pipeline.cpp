@@ -1,6 +1,7 @@
-// A user's program: VoxFormer stage 2 + head on the user's own tensors (Eigen here) with a weights file, through
-// the installed package. The README's pipeline snippet is the part between the example markers.
-// A small configuration and seeded random weights keep it fast; a real checkpoint loads the same way.
+// A user's program: VoxFormer stage 1 (query proposals from an occupancy grid) and stage 2 + head on the user's own
+// tensors (Eigen here) with weights files, through the installed package. The README's stage-1 and pipeline
+// snippets are the parts between the example markers. Small sizes and seeded random weights keep it fast; real
+// checkpoints load the same way.
 #include <cstdio>
 #include <filesystem>
 #include <voxformer/voxformer.hpp>
@@ -22,9 +23,22 @@ int main() {
   float calibration[16] = {600.56f, -708.15f, -9.59f, -204.41f, 178.52f, 5.36f, -708.24f, -113.04f,
                            1.f,     -0.0018f, -0.0065f, -0.33f, 0.f,     0.f,   0.f,     1.f};  // K4·Tr of KITTI seq 08
   Eigen::TensorMap<Eigen::Tensor<float, 3, Eigen::RowMajor>> lidar2img(calibration, cams, 4, 4);
-  Eigen::Tensor<std::uint8_t, 3, Eigen::RowMajor> proposal(8, 8, 4);  // from stage 1: 1 = proposed
-  proposal.setZero();
-  proposal(3, 4, 1) = proposal(5, 2, 2) = 1;
+  Eigen::Tensor<std::uint8_t, 3, Eigen::RowMajor> occupancy(16, 16, 8);  // e.g. voxelize(pseudo-LiDAR points)
+  occupancy.setZero();
+  occupancy(6, 8, 2) = occupancy(10, 4, 4) = 1;
+  qpn_config qpn;
+  qpn.grid = {16, 16, 8};  // official: 256 × 256 × 32
+  const auto qpn_path = std::filesystem::temp_directory_path() / "voxformer_consumer_qpn.safetensors";
+  qpn_parameter_store<float>::random(qpn, 2).write_safetensors(qpn_path);
+
+  // example-begin stage1
+  // Stage 1: LMSCNet_SS by its official names; the occupancy [X, Y, Z] in, the proposal [X/2, Y/2, Z/2] out.
+  const auto qpn_weights = qpn_parameter_store<float>::from_file(qpn, io::safetensors_file::open(qpn_path));
+  proposal_pipeline<cpu_executor, float> proposer(cpu_executor{2}, qpn, qpn_weights.parameters());
+  Eigen::Tensor<std::uint8_t, 3, Eigen::RowMajor> proposal(8, 8, 4);  // 1 = proposed
+  proposer.run(occupancy, proposal);
+  // example-end stage1
+  proposal(3, 4, 1) = 1;  // random weights may propose nothing; stage 2 runs either way
 
   // example-begin pipeline
   // Load a checkpoint in the official layout; every name, dtype and shape is checked against the config.
@@ -38,7 +52,10 @@ int main() {
   // example-end pipeline
 
   std::filesystem::remove(path);
-  const bool ok = report.proposals == 2 && report.stages.size() == 2 + 3 + 1 + 2 + 1;
+  std::filesystem::remove(qpn_path);
+  index_t proposed = 0;
+  for (index_t i = 0; i < proposal.size(); ++i) proposed += proposal.data()[i];
+  const bool ok = report.proposals == proposed && report.stages.size() == 2 + 3 + 1 + 2 + 1;
   std::printf("consumer pipeline: %s\n", ok ? "ok" : "WRONG");
   return ok ? 0 : 1;
 }

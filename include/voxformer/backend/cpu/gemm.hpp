@@ -18,6 +18,8 @@ namespace detail {
 //! Rows of `c` per task (a whole number of kernel tiles). Fixed — not derived from the thread count — so that
 //! every row is computed by the same call shape, and the result is bit-identical for any number of threads.
 inline constexpr index_t gemm_row_block = 32 * gemm_tile_rows;
+//! Columns per task when the epilogue takes column ranges (a whole number of 2-vector tiles at any width).
+inline constexpr index_t gemm_column_block = 512;
 
 enum class matrix_order { row_major, column_major };
 
@@ -56,33 +58,47 @@ void gemm_rows(const tensor_view<const T, 2>& a, const tensor_view<const T, 2>& 
 }  // namespace detail
 
 //! c = a·b, or c += a·b when `accumulate`: a [M, K], b [K, N], c [M, N], each row- or column-major with any
-//! leading dimension (so a transposed weight matrix is a view, not a copy); then `epilogue(row)` for every
-//! row of c (bias, activation, residual — applied on the CPU per block of rows while they are in cache).
+//! leading dimension (so a transposed weight matrix is a view, not a copy); then the epilogue for every row of c
+//! (bias, activation, residual — applied on the CPU per block while it is in cache): `epilogue(row)`, or, when the
+//! epilogue also takes a column range, `epilogue(row, first_column, end_column)` once per block of columns, which
+//! lets a product with few rows and many columns (a convolution's) be split over columns too.
 //! Shapes are the caller's to check (the layers do); `c` must not overlap `a` or `b`.
 template <class T, class Epilogue = no_epilogue>
 void gemm(const cpu_executor& executor, const tensor_view<const T, 2>& a, const tensor_view<const T, 2>& b,
           const tensor_view<T, 2>& c, bool accumulate, const Epilogue& epilogue = {}) {
   using detail::matrix_order;
-  const index_t rows = c.extent(0);
+  const index_t rows = c.extent(0), columns = c.extent(1);
   if (rows == 0) return;
   const matrix_order orders[3] = {detail::unit_stride_order("a", a), detail::unit_stride_order("b", b),
                                   detail::unit_stride_order("c", c)};
   const bool row_major_kernel = detail::row_major_kernel_applies(a, b, c);
-  auto product = [&](auto a_order, auto b_order, auto c_order, index_t first, index_t count) {
+  constexpr bool ranged = std::is_invocable_v<const Epilogue&, index_t, index_t, index_t>;
+  const index_t column_block = ranged ? detail::gemm_column_block : std::max<index_t>(columns, 1);
+  const index_t row_blocks = (rows + detail::gemm_row_block - 1) / detail::gemm_row_block;
+  const index_t column_blocks = (std::max<index_t>(columns, 1) + column_block - 1) / column_block;
+  auto product = [&](auto a_order, auto b_order, auto c_order, index_t first, index_t count, index_t first_column,
+                     index_t column_count) {
+    const auto b_block = column_slice(b, first_column, column_count);
+    const auto c_block = column_slice(c, first_column, column_count);
     if constexpr (std::is_same_v<T, float>)
-      if (row_major_kernel) return detail::gemm_row_major_block(a, b, c, accumulate, first, count);
-    detail::gemm_rows<decltype(a_order)::value, decltype(b_order)::value, decltype(c_order)::value>(a, b, c, accumulate,
-                                                                                                    first, count);
+      if (row_major_kernel) return detail::gemm_row_major_block(a, b_block, c_block, accumulate, first, count);
+    detail::gemm_rows<decltype(a_order)::value, decltype(b_order)::value, decltype(c_order)::value>(
+        a, b_block, c_block, accumulate, first, count);
   };
   auto run = [&](auto a_order, auto b_order, auto c_order) {
-    const index_t blocks = (rows + detail::gemm_row_block - 1) / detail::gemm_row_block;
     parallel_for(
-        executor, blocks,
+        executor, row_blocks * column_blocks,
         [&](index_t block) {
-          const index_t first = block * detail::gemm_row_block, count = std::min(detail::gemm_row_block, rows - first);
-          if (c.extent(1) > 0) product(a_order, b_order, c_order, first, count);
+          const index_t first = block / column_blocks * detail::gemm_row_block,
+                        count = std::min(detail::gemm_row_block, rows - first);
+          const index_t first_column = block % column_blocks * column_block,
+                        column_count = std::min(column_block, columns - first_column);
+          if (column_count > 0) product(a_order, b_order, c_order, first, count, first_column, column_count);
           const Epilogue local = epilogue;
-          for (index_t r = first; r < first + count; ++r) local(r);
+          for (index_t r = first; r < first + count; ++r) {
+            if constexpr (ranged) local(r, first_column, first_column + column_count);
+            else local(r);
+          }
         },
         1);
   };

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstring>
+#include <type_traits>
 
 #include "voxformer/core/lanes.hpp"
 #include "voxformer/core/tensor_view.hpp"
@@ -40,16 +41,16 @@ VOXFORMER_FORCEINLINE F load_vector(const float* p) {
   return v;
 }
 
-//! c[0 .. Rows)[0 .. Vectors·lanes) (+)= a[0 .. Rows)[0 .. k) · b[0 .. k)[0 .. Vectors·lanes).
-template <int Rows, int Vectors>
+//! c[0 .. Rows)[0 .. Vectors·Lanes) (+)= a[0 .. Rows)[0 .. k) · b[0 .. k)[0 .. Vectors·Lanes): Rows·Vectors
+//! independent accumulators of Lanes floats (Lanes = 1: scalar columns, still one chain per output element).
+template <int Rows, int Vectors, int Lanes>
 VOXFORMER_FORCEINLINE void gemm_tile(const float* a, index_t lda, const float* b, index_t ldb, index_t k, float* c,
                                      index_t ldc, bool accumulate) {
-  constexpr int lanes = gemm_lanes;
-  using F = lanes_t<float, lanes>;
+  using F = lanes_t<float, Lanes>;
   F acc[Rows][Vectors] = {};
   for (index_t p = 0; p < k; ++p) {
     const F b0 = load_vector<F>(b + p * ldb);
-    const F b1 = Vectors > 1 ? load_vector<F>(b + p * ldb + lanes) : b0;
+    const F b1 = Vectors > 1 ? load_vector<F>(b + p * ldb + Lanes) : b0;
     for (int r = 0; r < Rows; ++r) {
       const float x = a[r * lda + p];
       acc[r][0] += x * b0;
@@ -58,33 +59,26 @@ VOXFORMER_FORCEINLINE void gemm_tile(const float* a, index_t lda, const float* b
   }
   for (int r = 0; r < Rows; ++r)
     for (int v = 0; v < Vectors; ++v) {
-      float* out = c + r * ldc + v * lanes;
+      float* out = c + r * ldc + v * Lanes;
       const F total = accumulate ? load_vector<F>(out) + acc[r][v] : acc[r][v];
       std::memcpy(out, &total, sizeof(F));
     }
 }
 
-//! The columns past the last whole SIMD vector, one dot product each (same k order).
-template <int Rows>
-VOXFORMER_FORCEINLINE void gemm_column_tail(const float* a, index_t lda, const float* b, index_t ldb, index_t k,
-                                            float* c, index_t ldc, index_t columns, bool accumulate) {
-  for (int r = 0; r < Rows; ++r)
-    for (index_t j = 0; j < columns; ++j) {
-      float sum = 0;
-      for (index_t p = 0; p < k; ++p) sum += a[r * lda + p] * b[p * ldb + j];
-      c[r * ldc + j] = accumulate ? c[r * ldc + j] + sum : sum;
-    }
-}
-
-//! Rows·lanes·2 columns at a time, then one vector, then single columns, for `Rows` rows.
+//! Two vectors of columns at a time, then one; the columns left then in narrower vectors (a convolution with 8 or
+//! 4 output channels on 16-lane vectors), and the last ones singly, for `Rows` rows.
 template <int Rows>
 void gemm_rows_of_tile(const float* a, index_t lda, const float* b, index_t ldb, index_t k, float* c, index_t ldc,
                        index_t n, bool accumulate) {
   constexpr index_t lanes = gemm_lanes;
   index_t j = 0;
-  for (; j + 2 * lanes <= n; j += 2 * lanes) gemm_tile<Rows, 2>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
-  for (; j + lanes <= n; j += lanes) gemm_tile<Rows, 1>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
-  if (j < n) gemm_column_tail<Rows>(a, lda, b + j, ldb, k, c + j, ldc, n - j, accumulate);
+  for (; j + 2 * lanes <= n; j += 2 * lanes) gemm_tile<Rows, 2, lanes>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
+  for (; j + lanes <= n; j += lanes) gemm_tile<Rows, 1, lanes>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
+  if constexpr (lanes > 8)
+    for (; j + 8 <= n; j += 8) gemm_tile<Rows, 1, 8>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
+  if constexpr (lanes > 4)
+    for (; j + 4 <= n; j += 4) gemm_tile<Rows, 1, 4>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
+  for (; j < n; ++j) gemm_tile<Rows, 1, 1>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
 }
 
 inline constexpr int gemm_tile_rows = 6;
@@ -98,7 +92,18 @@ inline void gemm_row_major_block(const tensor_view<const float, 2>& a, const ten
   index_t r = 0;
   for (; r + gemm_tile_rows <= rows; r += gemm_tile_rows)
     gemm_rows_of_tile<gemm_tile_rows>(a_rows + r * lda, lda, b.data(), ldb, k, c_rows + r * ldc, ldc, n, accumulate);
-  for (; r < rows; ++r) gemm_rows_of_tile<1>(a_rows + r * lda, lda, b.data(), ldb, k, c_rows + r * ldc, ldc, n, accumulate);
+  // The last rows in tiles of 4, 2 and 1: a product with few rows (a convolution's output channels) then reads
+  // each vector of b once per few rows, not once per row.
+  auto remainder = [&](auto tile_rows) {
+    constexpr int height = decltype(tile_rows)::value;
+    if (r + height <= rows) {
+      gemm_rows_of_tile<height>(a_rows + r * lda, lda, b.data(), ldb, k, c_rows + r * ldc, ldc, n, accumulate);
+      r += height;
+    }
+  };
+  remainder(std::integral_constant<int, 4>{});
+  remainder(std::integral_constant<int, 2>{});
+  remainder(std::integral_constant<int, 1>{});
 }
 
 }  // namespace voxformer::detail

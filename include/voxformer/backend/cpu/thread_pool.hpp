@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -40,6 +41,7 @@ class cpu_thread_pool {
     const int most = detail::cpu_max_threads();
     if (threads < 1 || threads > most)
       detail::fail("voxformer::cpu_thread_pool: argument 'threads' must be in [1, ", most, "], got ", threads);
+    polls_ = static_cast<unsigned>(threads) <= std::thread::hardware_concurrency();
     workers_.reserve(static_cast<std::size_t>(threads - 1));
     int w = 1;
     try {
@@ -65,16 +67,37 @@ class cpu_thread_pool {
       std::lock_guard lock(mutex_);
       job_ = &call<Work>;
       job_context_ = &work;
-      pending_ = static_cast<int>(workers_.size());
-      ++generation_;
+      pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     work(0);
+    if (spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) return;
     std::unique_lock lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
   }
 
  private:
+  //! Polls `ready` for up to ≈ 50 µs before the caller blocks: a pipeline issues loops of a few microseconds
+  //! each (a convolution chunk's im2col, its GEMM) back to back, and a worker asleep on the condition variable
+  //! takes longer than that to wake — it would arrive after the caller had done its share. A pool with more
+  //! threads than the hardware has does not poll: a polling thread would keep a core from the one that holds the
+  //! last block.
+  template <class Ready>
+  bool spin_until(const Ready& ready) const {
+    if (!polls_) return ready();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    for (;;) {
+      for (int i = 0; i < 64; ++i) {
+        if (ready()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      }
+      if (std::chrono::steady_clock::now() > deadline) return ready();
+    }
+  }
+
   void stop() {
     {
       std::lock_guard lock(mutex_);
@@ -93,31 +116,34 @@ class cpu_thread_pool {
   void serve(int participant) {
     std::uint64_t seen = 0;
     for (;;) {
-      void (*job)(const void*, int) = nullptr;
-      const void* context = nullptr;
-      {
+      // The next job's generation, by a short poll and then on the condition variable.
+      auto next = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(next)) {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        wake_.wait(lock, [&] { return stopping_ || next(); });
         if (stopping_) return;
-        seen = generation_;
-        job = job_;
-        context = job_context_;
       }
-      job(context, participant);
-      std::lock_guard lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
+      // The job's fields were written before its generation was published (release/acquire), and the next job
+      // cannot start before this one is done, so they are stable here.
+      seen = generation_.load(std::memory_order_acquire);
+      job_(job_context_, participant);
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard lock(mutex_);  // the caller may be between its check and its wait
+        done_.notify_one();
+      }
     }
   }
 
   std::vector<std::thread> workers_;
   std::mutex job_mutex_;  // one job at a time
-  std::mutex mutex_;      // guards the fields below
+  std::mutex mutex_;      // guards stopping_ and the waits
   std::condition_variable wake_, done_;
   void (*job_)(const void*, int) = nullptr;
   const void* job_context_ = nullptr;
-  int pending_ = 0;
-  std::uint64_t generation_ = 0;
+  std::atomic<int> pending_{0};
+  std::atomic<std::uint64_t> generation_{0};
   bool stopping_ = false;
+  bool polls_ = false;  // set once: the pool has no more threads than hardware threads
 };
 
 }  // namespace voxformer

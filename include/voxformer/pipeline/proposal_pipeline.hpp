@@ -1,0 +1,216 @@
+//! @file Stage 1 as one object a user instantiates with an executor and a scalar type and runs frame after frame:
+//! an occupancy grid [X, Y, Z] (official 256 × 256 × 32, e.g. pseudo-LiDAR voxelised by `voxelize`) in, the query
+//! proposal [X/2, Y/2, Z/2] out — 1 where the network's occupied logit beats the empty one (a tie is empty,
+//! spec §2.5) — ready for `proposal_indices` or `pipeline::run`, and optionally the logits.
+//!
+//! Weights are packed at construction and all frame memory allocated once; a frame allocates nothing.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "voxformer/core/execution_context.hpp"
+#include "voxformer/core/shape_check.hpp"
+#include "voxformer/core/tensor_traits.hpp"
+#include "voxformer/core/workspace.hpp"
+#include "voxformer/model/qpn_config.hpp"
+#include "voxformer/model/qpn_parameters.hpp"
+#include "voxformer/model/query_proposal_network.hpp"
+#include "voxformer/ops/common/compaction.hpp"
+#include "voxformer/pipeline/stage_report.hpp"
+
+namespace voxformer {
+
+struct proposal_options {
+  //! Output voxels per im2col chunk of the convolutions (docs/benchmarks.md measures the choice).
+  index_t chunk_voxels = 1024;
+};
+
+namespace kernels {
+
+//! image(z, 0, x, y) = grid(x, y, z) as T: the grid's height slices are the image's channels. One element per
+//! image element, so that the writes are the contiguous ones.
+template <class M, class T>
+struct occupancy_to_image {
+  tensor_view<const M, 3> grid;
+  tensor_view<T, 4> image;
+  VOXFORMER_HOST_DEVICE void operator()(index_t i) const {
+    const index_t nx = grid.extent(0), ny = grid.extent(1);
+    const index_t z = i / (nx * ny), x = (i / ny) % nx, y = i % ny;
+    image(z, 0, x, y) = static_cast<T>(grid(x, y, z));
+  }
+};
+
+//! proposal(x, y, z) = logit₁ > logit₀ (a tie, or a NaN, is empty), and the logits copied out as
+//! [class][x][y][z] when wanted.
+template <class T>
+struct proposal_from_logits {
+  tensor_view<const T, 4> logits;  // [2, Z, X, Y]
+  tensor_view<std::uint8_t, 3> proposal;
+  tensor_view<T, 4> logits_out;  // [2, X, Y, Z], or empty
+  VOXFORMER_HOST_DEVICE void operator()(index_t v) const {
+    const index_t ny = proposal.extent(1), nz = proposal.extent(2);
+    const index_t x = v / (ny * nz), y = (v / nz) % ny, z = v % nz;
+    const T empty = logits(0, z, x, y), occupied = logits(1, z, x, y);
+    proposal(x, y, z) = occupied > empty ? 1 : 0;
+    if (logits_out.data() != nullptr) {
+      logits_out(0, x, y, z) = empty;
+      logits_out(1, x, y, z) = occupied;
+    }
+  }
+};
+
+//! Whether voxel v's occupied logit beats its empty one (the proposal rule), on the network's [2, N] logits.
+template <class T>
+struct occupied_logit {
+  tensor_view<const T, 2> logits;
+  VOXFORMER_HOST_DEVICE bool operator()(index_t v) const { return logits(1, v) > logits(0, v); }
+};
+
+}  // namespace kernels
+
+template <class Executor, class T = float>
+class proposal_pipeline {
+  using buffer_type = decltype(allocate_buffer(std::declval<const Executor&>(), std::size_t{}));
+
+ public:
+  //! Called after each stage with its output in PyTorch's layout — [C, 1, H, W] images, [C, D, H, W] volumes —
+  //! valid during the call (stage names: `query_proposal_network<T>::stage_names`).
+  using observer = std::function<void(std::string_view stage, tensor_view<const T, 4> output)>;
+
+  //! Validates the configuration, packs the weights into memory of its own (the parameters may be released once
+  //! it is constructed) and allocates all frame memory.
+  proposal_pipeline(const Executor& executor, qpn_config config, const qpn_parameters<T>& parameters,
+                    proposal_options options = {})
+      : context_(executor), executor_(context_.executor()), config_(config), options_(options) {
+    constexpr const char* op = "voxformer::proposal_pipeline";
+    config_.validate();
+    check_parameters(op, parameters);
+    detail::require(options_.chunk_voxels > 0, op, ": chunk_voxels must be positive, got ", options_.chunk_voxels);
+    options_.chunk_voxels = std::min(options_.chunk_voxels, config_.voxels());
+    const std::size_t derived = query_proposal_network<T>::derived_bytes(executor_, config_, parameters);
+    derived_memory_ = allocate_buffer(executor_, derived);
+    workspace persistent(derived_memory_.data(), derived_memory_.size(), derived_memory_.space());
+    network_.emplace(executor_, config_, parameters, persistent);
+    const std::size_t frame = workspace::round_up(network_->frame_bytes());
+    const std::size_t scratch = std::max(network_->scratch_bytes(options_.chunk_voxels),
+                                         detail::counted_compaction_bytes(executor_, config_.output_voxels()));
+    frame_memory_ = allocate_buffer(executor_, frame + scratch);
+    network_->attach(workspace(frame_memory_.data(), frame, frame_memory_.space()),
+                     workspace(frame_memory_.data() + frame, scratch, frame_memory_.space()), options_.chunk_voxels);
+    count_scratch_ = workspace(frame_memory_.data() + frame, scratch, frame_memory_.space());
+    synchronize(executor_);
+    for (const auto name : query_proposal_network<T>::stage_names) report_.stages.push_back({std::string(name), 0, 0});
+    report_.stages.push_back({"proposal", 0, 0});
+    report_.workspace_bytes = frame + scratch;
+    report_.derived_bytes = derived;
+  }
+
+  void observe(observer callback) { observer_ = std::move(callback); }
+
+  //! One frame: `occupancy` [X, Y, Z] of any arithmetic type (values are used as given, as the original casts
+  //! the unpacked grid to float; NaN/Inf are errors), `proposal` [X/2, Y/2, Z/2] uint8 (1 = proposed).
+  template <class OccupancyElement = deduce, class Occupancy, class Proposal>
+  const run_report& run(Occupancy&& occupancy, Proposal&& proposal) {
+    return run_frame<OccupancyElement>(occupancy, proposal, tensor_view<T, 4>{});
+  }
+
+  //! The same, also writing the logits [2, X/2, Y/2, Z/2] (class 0 empty, 1 occupied) into the caller's buffer.
+  template <class OccupancyElement = deduce, class Occupancy, class Proposal, class Logits>
+  const run_report& run(Occupancy&& occupancy, Proposal&& proposal, Logits&& logits) {
+    constexpr const char* op = "voxformer::proposal_pipeline::run";
+    const auto out = as_view<T, 4>(logits, op, "logits");
+    const auto grid = config_.output_grid();
+    expect_shape(op, "logits", "[2, X/2, Y/2, Z/2]", out, {qpn_config::classes, grid[0], grid[1], grid[2]});
+    expect_accessible(op, "logits", executor_, out);
+    return run_frame<OccupancyElement>(occupancy, proposal, out);
+  }
+
+  const run_report& report() const { return report_; }
+  const qpn_config& config() const { return config_; }
+
+ private:
+  template <class OccupancyElement, class Occupancy, class Proposal>
+  const run_report& run_frame(Occupancy& occupancy, Proposal& proposal, const tensor_view<T, 4>& logits) {
+    constexpr const char* op = "voxformer::proposal_pipeline::run";
+    using M = resolve_element_t<OccupancyElement, Occupancy, std::uint8_t>;
+    static_assert(std::is_arithmetic_v<M>, "voxformer::proposal_pipeline::run: the occupancy must be arithmetic");
+    const auto grid = as_view<const M, 3>(occupancy, op, "occupancy");
+    expect_shape(op, "occupancy", "[X, Y, Z]", grid, {config_.grid[0], config_.grid[1], config_.grid[2]});
+    expect_accessible(op, "occupancy", executor_, grid);
+    expect_finite_host_grid(op, grid);
+    const auto out = as_view<std::uint8_t, 3>(proposal, op, "proposal");
+    const auto half = config_.output_grid();
+    expect_shape(op, "proposal", "[X/2, Y/2, Z/2]", out, {half[0], half[1], half[2]});
+    expect_accessible(op, "proposal", executor_, out);
+    expect_no_aliasing(op, {detail::memory_of("proposal", out), detail::memory_of("logits", logits)},
+                       {detail::memory_of("occupancy", grid)});
+
+    std::size_t stage = 0;
+    auto clock = detail::stage_clock{};
+    parallel_for(executor_, grid.size(), kernels::occupancy_to_image<M, T>{grid, network_->input()});
+    network_->run(executor_, [&](std::string_view name, const tensor_view<const T, 4>& output) {
+      synchronize(executor_);
+      report_.stages[stage].milliseconds = clock.milliseconds();
+      report_.stages[stage].bytes = report_.workspace_bytes;
+      ++stage;
+      if (observer_) observer_(name, output);
+      clock = detail::stage_clock{};
+    });
+    const auto rows = network_->logits();
+    parallel_for(executor_, out.size(), kernels::proposal_from_logits<T>{rows, out, logits});
+    report_.proposals = detail::count_flagged(
+        executor_, out.size(),
+        kernels::occupied_logit<T>{tensor_view<const T, 2>(rows.data(), {2, out.size()}, rows.space())},
+        count_scratch_);
+    synchronize(executor_);
+    report_.stages[stage].milliseconds = clock.milliseconds();
+    return report_;
+  }
+
+  //! A NaN or Inf in the grid would spread through every convolution; host grids are checked.
+  template <class M>
+  static void expect_finite_host_grid(const char* op, const tensor_view<const M, 3>& grid) {
+    if constexpr (std::is_floating_point_v<M>) {
+      if (grid.space() == memory_space::device) return;
+      for (index_t v = 0; v < grid.size(); ++v)
+        detail::require(std::isfinite(grid.at_flat(v)), op, ": argument 'occupancy' holds ", grid.at_flat(v),
+                        " at flat index ", v, "; the grid must be finite");
+    }
+  }
+
+  //! Every parameter view must have the configuration's shape (a caller may bind them from anywhere), and a
+  //! BatchNorm's running variance must not be negative (folding it would turn every logit into NaN).
+  void check_parameters(const char* op, const qpn_parameters<T>& p) const {
+    for_each_qpn_tensor(config_, p, [&](const parameter_spec& spec, const auto& view) {
+      if constexpr (std::remove_cvref_t<decltype(view)>::rank == 5)
+        expect_shape(op, spec.name, "(configuration)", view, detail::conv_weight_extents(spec.shape));
+      else expect_shape(op, spec.name, "(configuration)", view, {spec.elements()});
+      expect_accessible(op, spec.name, executor_, view);
+      if (spec.name.ends_with("running_var") && view.space() != memory_space::device)
+        for (index_t c = 0; c < view.size(); ++c)
+          detail::require(view.at_flat(c) >= T(0), op, ": argument '", spec.name, "' holds the negative variance ",
+                          view.at_flat(c), " at element ", c);
+    });
+  }
+
+  execution_context<Executor> context_;
+  Executor executor_;
+  qpn_config config_;
+  proposal_options options_;
+  buffer_type derived_memory_, frame_memory_;
+  std::optional<query_proposal_network<T>> network_;
+  workspace count_scratch_;
+  observer observer_;
+  run_report report_;
+};
+
+}  // namespace voxformer

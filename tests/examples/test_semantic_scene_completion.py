@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""The end-to-end example on the bundled frame: it runs (directly; through the depth map with VoxFormer-T, the query
+proposal network and a features file), says what is random or synthetic, prints the stage table and the scores,
+and writes <frame>.label (4 MiB of uint16 raw ids of the 20 classes, [x][y][z]), a PNG of the expected size and a
+binary PLY with one vertex per occupied predicted voxel; bad arguments are one clear line and a non-zero exit.
+
+Usage: /usr/bin/python3 tests/examples/test_semantic_scene_completion.py PATH/TO/semantic_scene_completion
+"""
+import pathlib
+import struct
+import sys
+import tempfile
+
+import numpy as np
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "tools"))
+from cli_checks import check_rejected, run  # noqa: E402
+
+LABEL_MAP = yaml.safe_load((ROOT / "examples" / "data" / "semantic-kitti.yaml").read_text())
+QPN_WEIGHTS = ROOT / "tests" / "fixtures" / "qpn" / "f32_64x64" / "weights.safetensors"
+
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])  # IHDR follows the signature and the chunk header
+    return width, height
+
+
+def ply_vertices(path):
+    data = path.read_bytes()
+    header, _, body = data.partition(b"end_header\n")
+    lines = header.decode().splitlines()
+    assert lines[:2] == ["ply", "format binary_little_endian 1.0"], lines[:2]
+    count = int(next(line for line in lines if line.startswith("element vertex")).split()[-1])
+    assert len(body) == count * 15, f"{len(body)} bytes for {count} vertices"
+    return count
+
+
+def main():
+    example = pathlib.Path(sys.argv[1])
+    failures = []
+
+    def check(condition, message):
+        if not condition:
+            failures.append(message)
+
+    raw_of_class = set(LABEL_MAP["learning_map_inv"].values())
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        features = tmp / "features.npy"
+        np.save(features, np.random.default_rng(1).standard_normal((1, 128, 24, 77)).astype(np.float32))
+        wrong_width = tmp / "features_64.npy"
+        np.save(wrong_width, np.zeros((2, 64, 24, 77), np.float32))  # as many elements as [1, 128, 24, 77]
+        runs = {
+            "default": ([], ["RANDOM stage-2 weights", "SYNTHETIC image features", "downsampled"]),
+            "depth, T": (["--via-depth", "--variant", "T", "--threads", 1],
+                         ["depth map in camera 2", "moved back", "RANDOM"]),
+            "qpn, features": (["--qpn-weights", QPN_WEIGHTS, "--features", features, "--scale", 1],
+                              ["query proposal network", "image features from"]),
+        }
+        for name, (args, says) in runs.items():
+            out = tmp / name.replace(", ", "_")
+            result = run(example, "--out", out, *args)
+            check(result.returncode == 0, f"{name}: failed ({result.returncode}): {result.stderr}")
+            if result.returncode != 0:
+                continue
+            for text in says + ["stage", "peak RSS", "total", "mIoU", "stage 2 + head", "voxelise"]:
+                check(text in result.stdout, f"{name}: the output does not say {text!r}")
+            label = out / "001000.label"
+            raw = np.fromfile(label, dtype="<u2") if label.exists() else np.zeros(0)
+            check(raw.size == 256 * 256 * 32, f"{name}: {label.name} holds {raw.size} labels")
+            check(set(np.unique(raw)) <= raw_of_class, f"{name}: raw ids outside the learning map's classes")
+            scale = 1 if "--scale" in args else 2
+            check(png_size(out / "001000_bev.png") == (4 * 256 * scale + 3 * 8, 256 * scale), f"{name}: PNG size")
+            check(ply_vertices(out / "001000.ply") == int((raw != 0).sum()), f"{name}: PLY vertices ≠ occupied voxels")
+
+        bad = [
+            (["--threads", 0], "--threads"),
+            (["--threads", "two"], "--threads"),
+            (["--frame", tmp / "missing"], "missing"),
+            (["--variant", "X"], "--variant"),
+            (["--weights", tmp / "missing.safetensors"], "missing.safetensors"),
+            (["--weights", features], "safetensors"),
+            (["--features", QPN_WEIGHTS], "npy"),
+            (["--features", features, "--variant", "T"], "expected float32 [5, 128, h, w]"),
+            (["--features", wrong_width], "expected float32 [1, 128, h, w]"),
+            (["--scale", 0], "--scale"),
+        ]
+        for args, mentions in bad:
+            check_rejected(check, run(example, "--out", tmp / "bad", *args), args, mentions)
+        result = run(example, "--help")
+        check(result.returncode == 0 and "--via-depth" in result.stdout, "--help does not list --via-depth")
+
+    for failure in failures:
+        print("FAIL:", failure)
+    print(f"test_semantic_scene_completion: {'ok' if not failures else f'{len(failures)} failure(s)'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
