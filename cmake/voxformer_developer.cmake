@@ -10,6 +10,31 @@ if(VOXFORMER_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# voxformer_cpu_instances(<name> [compile options]): the heavy CPU instantiations (include/voxformer/cpu_instances.hpp:
+# both pipelines, the deformable-attention kernels) compiled once, with the options of the programs that link it
+# (one instruction set per program), into a static library; those programs' sources include the header, which
+# declares them `extern`. Without it every test file, runner and example using a pipeline optimised it again
+# (about a minute each at -O3).
+set(voxformer_cpu_instances_source ${PROJECT_BINARY_DIR}/voxformer_cpu_instances.cpp)
+file(CONFIGURE OUTPUT ${voxformer_cpu_instances_source}
+  CONTENT "#include <voxformer/cpu_instances.hpp>\n\nVOXFORMER_CPU_INSTANCES()\n")
+function(voxformer_cpu_instances name)
+  add_library(${name} STATIC EXCLUDE_FROM_ALL ${voxformer_cpu_instances_source})
+  target_link_libraries(${name} PRIVATE voxformer::voxformer voxformer_warnings)
+  target_compile_options(${name} PRIVATE ${ARGN})
+endfunction()
+# The runners' and the example's instances (for this machine's CPU when they are), which their sources see through
+# a forced include — a build-time matter that their code, which users read, need not show.
+if(VOXFORMER_NATIVE_ARCH)
+  voxformer_cpu_instances(voxformer_program_instances -march=native)
+else()
+  voxformer_cpu_instances(voxformer_program_instances)
+endif()
+function(voxformer_use_cpu_instances target)
+  target_link_libraries(${target} PRIVATE voxformer_program_instances)
+  target_compile_options(${target} PRIVATE -include voxformer/cpu_instances.hpp)
+endfunction()
+
 # CUDA: CMake 3.25 neither passes C++20 to nvcc through compile features (voxformer::cuda does) nor knows sm_90
 # by default.
 set(VOXFORMER_HAS_CUDA OFF)

@@ -38,6 +38,7 @@
 #include <voxformer/viz/bird_eye_view.hpp>
 
 #include "support/peak_rss.hpp"
+#include "support/staged_output.hpp"
 
 namespace {
 
@@ -119,12 +120,6 @@ frame_data read_frame(const fs::path& dir) {
   return f;
 }
 
-pinhole_camera camera_2(const io::kitti_calibration& calibration) {
-  double p2[12];
-  for (int i = 0; i < 12; ++i) p2[i] = calibration.p[2](i / 4, i % 4);
-  return pinhole_camera::from_projection(p2);
-}
-
 //! The points stage 1 voxelises: the scan itself, or (via_depth) the pseudo-LiDAR of the scan's depth map in
 //! camera 2 over VoxFormer's 370 × 1220 crop — each pixel's nearest point, moved to its pixel centre.
 std::vector<float> stage1_points(const cpu_executor& cpu, const frame_data& f, bool via_depth, index_t& kept) {
@@ -133,11 +128,12 @@ std::vector<float> stage1_points(const cpu_executor& cpu, const frame_data& f, b
     return f.scan;
   }
   constexpr index_t height = 370, width = 1220;
+  const auto camera_2 = pinhole_camera::from_projection(f.calibration.p[2]);
   std::vector<float> depth(static_cast<std::size_t>(height * width));
-  points_to_depth_map(cpu, make_view<2>(f.scan.data(), {f.points(), 4}), camera_2(f.calibration),
-                      io::to_mat4f(f.calibration.tr), make_view<2>(depth.data(), {height, width}));
+  points_to_depth_map(cpu, make_view<2>(f.scan.data(), {f.points(), 4}), camera_2, io::to_mat4f(f.calibration.tr),
+                      make_view<2>(depth.data(), {height, width}));
   std::vector<float> points(static_cast<std::size_t>(height * width * 4));
-  depth_to_points(cpu, make_view<2>(static_cast<const float*>(depth.data()), {height, width}), camera_2(f.calibration),
+  depth_to_points(cpu, make_view<2>(static_cast<const float*>(depth.data()), {height, width}), camera_2,
                   io::to_mat4f(f.calibration.camera_to_lidar()), make_view<2>(points.data(), {height * width, 4}));
   kept = 0;
   for (index_t i = 0; i < height * width; ++i) kept += points[static_cast<std::size_t>(4 * i + 3)] > 0.f ? 1 : 0;
@@ -287,7 +283,9 @@ int main(int argc, char** argv) try {
   app.add_option("--frame", o.frame, "frame folder: scan.bin, calib.txt; scan.label and voxels.invalid for the scores")
       ->check(CLI::ExistingDirectory)
       ->capture_default_str();
-  app.add_option("--out", o.out, "output folder (created)")->capture_default_str();
+  app.add_option("--out", o.out,
+                 "output folder (created once every output was written: a failed run leaves it as it was)")
+      ->capture_default_str();
   app.add_option("--variant", o.variant, "VoxFormer variant (T uses 5 cameras: the frame's, moved back for the past)")
       ->check(CLI::IsMember({"T", "S", "T-3D", "S-3D"}))
       ->capture_default_str();
@@ -377,8 +375,8 @@ int main(int argc, char** argv) try {
     const auto a = io::read_npy(o.features);
     detail::require(a.type == dtype_of<float>() && a.shape.size() == 4 && a.shape[0] == config.cameras &&
                         a.shape[1] == config.embed_dims && a.shape[2] > 0 && a.shape[3] > 0,
-                    "--features '", o.features, "': expected float32 [", config.cameras, ", ",
-                    config.embed_dims, ", h, w] for VoxFormer-", o.variant, ", got ", to_string(a.type), " ",
+                    "--features '", o.features, "': expected float32 [", config.cameras, ", ", config.embed_dims,
+                    ", h, w] for VoxFormer-", o.variant, ", got ", to_string(a.type), " ",
                     detail::format_shape(a.shape));
     config.feature_shapes = {{a.shape[2], a.shape[3]}};
     features.assign(a.data<float>(), a.data<float>() + a.size());
@@ -389,8 +387,9 @@ int main(int argc, char** argv) try {
                 static_cast<long long>(config.cameras), static_cast<long long>(config.embed_dims));
   }
   if (config.cameras > 1)
-    std::printf("   the %lld past cameras (t-12, t-9, t-6, t-3) are the current one moved back 12, 9, 6, 3 m: no poses here\n",
-                static_cast<long long>(config.cameras - 1));
+    std::printf(
+        "   the %lld past cameras (t-12, t-9, t-6, t-3) are the current one moved back 12, 9, 6, 3 m: no poses here\n",
+        static_cast<long long>(config.cameras - 1));
   const auto [fh, fw] = config.feature_shapes[0];
   const auto feature_view =
       make_view<4>(static_cast<const float*>(features.data()), {config.cameras, config.embed_dims, fh, fw});
@@ -419,20 +418,10 @@ int main(int argc, char** argv) try {
                 static_cast<long long>(report.seen_by_no_camera));
   }
 
-  // 5. The outputs: the submission file, the picture, the point set.
-  fs::create_directories(o.out);
-  const fs::path label_path = o.out / (frame_id + ".label"), png_path = o.out / (frame_id + "_bev.png"),
-                 ply_path = o.out / (frame_id + ".ply");
-  stages.time("write .label, .ply", [&] {
-    std::vector<std::uint16_t> raw(prediction.size());
-    map.to_raw(prediction, raw);
-    io::write_label_volume(label_path, raw, {256, 256, 32});
-    write_point_set(ply_path, prediction, map);
-  });
-
   // 6. A ground truth from the frame's own labelled scan (an approximation of SemanticKITTI's, which accumulates
   // many scans): each voxel the majority class of its points, unlabelled/outlier points voting "ignore", the
-  // frame's invalid mask ignored too; and the prediction's scores against it.
+  // frame's invalid mask ignored too; and the prediction's scores against it. Made before the outputs, as the
+  // picture shows it, and printed after them.
   std::vector<std::uint8_t> ground_truth;
   std::optional<ssc_metrics> metrics;
   if (!f.labels.empty()) {
@@ -457,9 +446,25 @@ int main(int argc, char** argv) try {
     });
   }
 
-  const auto [width, height] = stages.time("write .png", [&] {
-    return write_picture(executor, png_path, o.scale, map, occupancy, proposal, prediction, ground_truth);
+  // 5. The outputs — the submission file, the point set, the picture — into a staging folder, moved into --out once
+  // all three were written: a failed run leaves --out as it was.
+  tools::staged_output outputs(o.out);
+  const std::string label_name = frame_id + ".label", png_name = frame_id + "_bev.png", ply_name = frame_id + ".ply";
+  stages.time("write .label, .ply", [&] {
+    std::vector<std::uint16_t> raw(prediction.size());
+    map.to_raw(prediction, raw);
+    outputs.write(label_name, [&](const fs::path& path) { io::write_label_volume(path, raw, {256, 256, 32}); });
+    outputs.write(ply_name, [&](const fs::path& path) { write_point_set(path, prediction, map); });
   });
+  const auto [width, height] = stages.time("write .png", [&] {
+    std::array<index_t, 2> size{};
+    outputs.write(png_name, [&](const fs::path& path) {
+      size = write_picture(executor, path, o.scale, map, occupancy, proposal, prediction, ground_truth);
+    });
+    return size;
+  });
+  outputs.commit();
+  const fs::path label_path = o.out / label_name, png_path = o.out / png_name, ply_path = o.out / ply_name;
 
   std::printf("5. wrote %s (SemanticKITTI submission layout: uint16 raw ids, [x][y][z])\n", label_path.c_str());
   std::printf("   wrote %s (%lldx%lld, from above, car at the bottom: input occupancy | proposals | prediction%s)\n",

@@ -7,15 +7,33 @@ median of the per-round ratios B / A. Interleaving is what makes the ratio meani
 sides see the same drift. Usage:
 
     scripts/ab_benchmark.py OLD_BINARY NEW_BINARY --filter 'msda_ours/.*realistic' --rounds 10
+
+With --runner, the two binaries are builds of a command-line runner (voxformer_infer, voxformer_qpn) run with the
+given arguments and --json; each stage's time and the total are compared (as 1/ms: higher is faster):
+
+    scripts/ab_benchmark.py OLD/voxformer_infer NEW/voxformer_infer --rounds 8 \
+        --runner "--variant S --random-weights 1 --features F.npy --lidar2img M.npy --proposal P.npy --out /tmp/ab --repeat 3"
 """
 import argparse
 import json
+import shlex
 import statistics
 import subprocess
 import sys
 
 
+def run_runner(binary, args):
+    """A runner's --json report: every stage and the total, as 1/ms."""
+    result = subprocess.run([binary, *shlex.split(args.runner), "--json"], check=True, capture_output=True, text=True)
+    report = json.loads(result.stdout)
+    figures = {f"stage {name}": 1.0 / ms for name, ms in report["stages_ms"].items() if ms > 0}
+    figures["total"] = 1.0 / report["total_ms"]
+    return figures
+
+
 def run(binary, args):
+    if args.runner:
+        return run_runner(binary, args)
     command = [binary, f"--benchmark_filter={args.filter}", "--benchmark_format=json",
                f"--benchmark_min_time={args.min_time}"]
     result = subprocess.run(command, check=True, capture_output=True, text=True)
@@ -35,6 +53,8 @@ def main():
     parser.add_argument("--filter", default=".", help="--benchmark_filter regex for both")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--min-time", default="0.2", help="--benchmark_min_time per benchmark, seconds")
+    parser.add_argument("--runner", metavar="ARGS", help="the binaries are voxformer runners: run them with ARGS and "
+                        "--json, and compare each stage and the total (instead of Google Benchmark binaries)")
     args = parser.parse_args()
 
     samples = {}  # name → list of (a, b)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building voxformer's tests, examples and benchmarks needs on Debian 12, if it is missing:
 # Eigen 3.4, the DLPack header, nlohmann JSON (the safetensors reader), yaml-cpp (the label map), libpng (PNG
-# images), CLI11 (the tools), GoogleTest, Google Benchmark, and clang with its libFuzzer runtime (scripts/fuzz.sh).
+# images), CLI11 (the tools), GoogleTest, Google Benchmark, clang with its libFuzzer runtime (scripts/fuzz.sh), and
+# Ninja (the scripts' build tool).
 # `--with-torch` adds PyTorch, NumPy and PyYAML (the Python references and the tools' end-to-end tests).
 set -euo pipefail
 
@@ -17,6 +18,7 @@ packages=()
 command -v clang++ > /dev/null || packages+=(clang)
 compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" > /dev/null || packages+=(libclang-rt-14-dev)
 command -v cmake > /dev/null || packages+=(cmake)
+command -v ninja > /dev/null || packages+=(ninja-build)
 command -v g++ > /dev/null || packages+=(g++)
 if [ "${1:-}" = "--with-torch" ]; then
   /usr/bin/python3 -c "import torch, numpy, yaml" 2> /dev/null || packages+=(python3-torch python3-numpy python3-yaml)

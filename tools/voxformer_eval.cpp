@@ -38,7 +38,8 @@ std::vector<frame_files> list_frames(const fs::path& predictions, const fs::path
   for (const auto& entry : fs::directory_iterator(truths))
     if (entry.is_regular_file() && entry.path().extension() == ".label") {
       auto invalid = fs::path(entry.path()).replace_extension(".invalid");
-      frames.push_back({entry.path(), fs::exists(invalid) ? invalid : fs::path(), predictions / entry.path().filename()});
+      frames.push_back(
+          {entry.path(), fs::exists(invalid) ? invalid : fs::path(), predictions / entry.path().filename()});
     }
   detail::require(!frames.empty(), "ground-truth folder '", truths.string(), "' holds no .label files");
   std::sort(frames.begin(), frames.end(), [](const auto& a, const auto& b) { return a.truth < b.truth; });
@@ -68,9 +69,9 @@ ssc_metrics score(const std::vector<frame_files>& frames, const io::label_map& m
       if (i >= frames.size()) break;
       try {
         const auto& f = frames[i];
-        map.ground_truth_classes(io::read_label_volume(f.truth, grid),
-                                 f.invalid.empty() ? std::vector<std::uint8_t>() : io::read_packed_grid(f.invalid, grid),
-                                 truth);
+        map.ground_truth_classes(
+            io::read_label_volume(f.truth, grid),
+            f.invalid.empty() ? std::vector<std::uint8_t>() : io::read_packed_grid(f.invalid, grid), truth);
         map.to_classes(io::read_label_volume(f.prediction, grid), prediction);
         metrics.add(make_view<3>(prediction.data(), {grid[0], grid[1], grid[2]}),
                     make_view<3>(truth.data(), {grid[0], grid[1], grid[2]}));
@@ -94,8 +95,9 @@ ssc_metrics score(const std::vector<frame_files>& frames, const io::label_map& m
 }  // namespace
 
 int main(int argc, char** argv) try {
-  CLI::App app{"Semantic scene completion scores (VoxFormer's SSCMetrics: completion precision, recall, IoU; per-class "
-               "IoU and mIoU, summed over all frames) of predictions against SemanticKITTI ground truth."};
+  CLI::App app{
+      "Semantic scene completion scores (VoxFormer's SSCMetrics: completion precision, recall, IoU; per-class "
+      "IoU and mIoU, summed over all frames) of predictions against SemanticKITTI ground truth."};
   std::string predictions, truths, range_text = "51.2", label_map_path = VOXFORMER_DEFAULT_LABEL_MAP;
   bool json = false;
   int threads = 1;

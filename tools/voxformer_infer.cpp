@@ -1,5 +1,6 @@
 // voxformer_infer: VoxFormer stage 2 + head on tensors saved from PyTorch (.npy), with a .safetensors
-// checkpoint, writing the labels (and, on request, the logits and every stage's output) as .npy files.
+// checkpoint, writing the labels (and, on request, the logits and every stage's output) as .npy files — all of them
+// or none: they move into --out only once every one was written (support/staged_output.hpp).
 //
 //   voxformer_infer --variant T --weights W.safetensors --features F.npy --lidar2img M.npy --proposal P.npy
 //                   --out DIR [--threads N] [--logits] [--stages]
@@ -23,6 +24,7 @@
 
 #include "support/repeated_runs.hpp"
 #include "support/report_output.hpp"
+#include "support/staged_output.hpp"
 
 namespace {
 
@@ -70,7 +72,8 @@ struct config_flags {
   }
 };
 
-//! A proposal of any numeric dtype as uint8 0/1 (non-zero = proposed); NaN is an error.
+//! A proposal of any numeric dtype as uint8 0/1: positive (> 0) = proposed, VoxFormer's rule (`p > 0`, spec §2.6);
+//! NaN is an error.
 std::vector<std::uint8_t> read_proposal(const std::filesystem::path& path, index_t voxels) {
   const io::npy_array a = io::read_npy(path);
   const std::string where = "proposal '" + path.string() + "'";
@@ -81,7 +84,7 @@ std::vector<std::uint8_t> read_proposal(const std::filesystem::path& path, index
     for (index_t i = 0; i < voxels; ++i) {
       if constexpr (std::is_floating_point_v<E>)
         detail::require(!std::isnan(values[i]), where, " holds NaN at element ", i);
-      mask[static_cast<std::size_t>(i)] = values[i] != E(0) ? 1 : 0;
+      mask[static_cast<std::size_t>(i)] = values[i] > E(0) ? 1 : 0;
     }
   });
   return mask;
@@ -126,10 +129,13 @@ int main(int argc, char** argv) try {
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("--lidar2img", matrices_path, "projection matrices float32/float64 [cams, 4, 4]")->required()->check(CLI::ExistingFile);
-  app.add_option("--proposal", proposal_path, "proposal mask, any numeric dtype, X*Y*Z elements, non-zero = proposed")
+  app.add_option("--proposal", proposal_path,
+                 "proposal mask, any numeric dtype, X*Y*Z elements, positive (> 0) = proposed")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--out", out_dir, "output folder (created)")->required();
+  app.add_option("--out", out_dir,
+                 "output folder (created once every output was written: a failed run leaves it as it was)")
+      ->required();
   app.add_option("--threads", threads, "CPU threads")->check(CLI::Range(1, 1024))->capture_default_str();
   app.add_flag("--logits", write_logits, "also write logits.npy float32 [classes, 2X, 2Y, 2Z]");
   app.add_flag("--stages", write_stages, "also write cross_layer<i>.npy, volume.npy, self_layer<i>.npy");
@@ -177,16 +183,17 @@ int main(int argc, char** argv) try {
   if (random_seed) std::fprintf(stderr, "voxformer_infer: RANDOM WEIGHTS (seed %llu): the labels mean nothing\n",
                                 static_cast<unsigned long long>(*random_seed));
 
-  const std::filesystem::path out(out_dir);
-  std::filesystem::create_directories(out);
   pipeline_options options;
   options.max_proposals = max_proposals;
   options.layout = layout == "csr" ? rebatch_layout::csr : rebatch_layout::padded;
   options.chunk_rows = chunk;
   pipeline<cpu_executor, float> pipe(cpu_executor{threads}, config, store.parameters(), options);
+  tools::staged_output outputs(out_dir);  // the stages' files are written during the run
   if (write_stages)
     pipe.observe([&](std::string_view stage, tensor_view<const float, 2> output) {
-      io::write_npy(out / (std::string(stage) + ".npy"), output.data(), {output.extent(0), output.extent(1)});
+      outputs.write(std::string(stage) + ".npy", [&](const std::filesystem::path& path) {
+        io::write_npy(path, output.data(), {output.extent(0), output.extent(1)});
+      });
     });
 
   const auto grid = config.output_volume();
@@ -207,8 +214,14 @@ int main(int argc, char** argv) try {
     if (r == 0) pipe.observe({});  // stage files are written once
     return frame;
   });
-  if (write_logits) io::write_npy(out / "logits.npy", logits.data(), {config.classes, grid[0], grid[1], grid[2]});
-  io::write_npy(out / "labels.npy", labels.data(), {grid[0], grid[1], grid[2]});
+  if (write_logits)
+    outputs.write("logits.npy", [&](const std::filesystem::path& path) {
+      io::write_npy(path, logits.data(), {config.classes, grid[0], grid[1], grid[2]});
+    });
+  outputs.write("labels.npy", [&](const std::filesystem::path& path) {
+    io::write_npy(path, labels.data(), {grid[0], grid[1], grid[2]});
+  });
+  outputs.commit();
 
   if (json) {
     nlohmann::json j = tools::report_json(report, threads, repeat);
@@ -223,7 +236,7 @@ int main(int argc, char** argv) try {
   for (std::size_t k = 0; k < report.visible_per_camera.size(); ++k)
     std::printf("%s%lld", k == 0 ? " (visible per camera: " : ", ", static_cast<long long>(report.visible_per_camera[k]));
   std::printf("; seen by no camera: %lld)\n", static_cast<long long>(report.seen_by_no_camera));
-  tools::print_stage_table(report, repeat, out);
+  tools::print_stage_table(report, repeat, out_dir);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "voxformer_infer: %s\n", e.what());

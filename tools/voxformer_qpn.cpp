@@ -1,7 +1,8 @@
 // voxformer_qpn: stage 1, the query proposal network (LMSCNet_SS, spec §2.5), on an occupancy grid — a .npy of
 // bool, integer, float32 or float64 values with X·Y·Z elements in [x][y][z] order, or a bit-packed .bin / .pseudo grid
 // — with a .safetensors checkpoint (the official LMSCNet_SS names), writing logits.npy (float32 [2, X/2, Y/2, Z/2]) and
-// proposal.npy (uint8 [X/2, Y/2, Z/2], 1 = proposed), which voxformer_infer --proposal reads.
+// proposal.npy (uint8 [X/2, Y/2, Z/2], 1 = proposed), which voxformer_infer --proposal reads — both or neither: they
+// move into --out only once both were written (support/staged_output.hpp).
 //
 //   voxformer_qpn --weights W.safetensors --grid G --out DIR [--threads N]
 #include <CLI/CLI.hpp>
@@ -21,6 +22,7 @@
 
 #include "support/repeated_runs.hpp"
 #include "support/report_output.hpp"
+#include "support/staged_output.hpp"
 
 namespace {
 
@@ -63,15 +65,16 @@ int main(int argc, char** argv) try {
       ->excludes(weights_option);
   app.add_option("--grid", grid_path,
                  "occupancy grid: .npy (bool, any integer, float32 or float64) with X*Y*Z elements in [x][y][z] order "
-                 "(values used as "
-                 "given), or a bit-packed .bin/.pseudo grid")
+                 "(values used as given), or a bit-packed .bin/.pseudo grid")
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("--grid-size", grid_size, "grid extents X Y Z (multiples of 8; Z is the network's height f)")
       ->expected(3)
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--out", out_dir, "output folder (created)")->required();
+  app.add_option("--out", out_dir,
+                 "output folder (created once every output was written: a failed run leaves it as it was)")
+      ->required();
   app.add_option("--threads", threads, "CPU threads")
       ->check(CLI::Range(1, cpu_executor::max_threads()))
       ->capture_default_str();
@@ -94,8 +97,6 @@ int main(int argc, char** argv) try {
     std::fprintf(stderr, "voxformer_qpn: RANDOM WEIGHTS (seed %llu): the proposal means nothing\n",
                  static_cast<unsigned long long>(*random_seed));
 
-  const std::filesystem::path out(out_dir);
-  std::filesystem::create_directories(out);
   proposal_pipeline<cpu_executor, float> qpn(cpu_executor{threads}, config, store.parameters(), {chunk});
   const auto half = config.output_grid();
   std::vector<float> logits(static_cast<std::size_t>(2 * config.output_voxels()));
@@ -106,8 +107,14 @@ int main(int argc, char** argv) try {
                      make_view<4>(logits.data(), {2, half[0], half[1], half[2]}));
     });
   });
-  io::write_npy(out / "logits.npy", logits.data(), {2, half[0], half[1], half[2]});
-  io::write_npy(out / "proposal.npy", proposal.data(), {half[0], half[1], half[2]});
+  tools::staged_output outputs(out_dir);
+  outputs.write("logits.npy", [&](const std::filesystem::path& path) {
+    io::write_npy(path, logits.data(), {2, half[0], half[1], half[2]});
+  });
+  outputs.write("proposal.npy", [&](const std::filesystem::path& path) {
+    io::write_npy(path, proposal.data(), {half[0], half[1], half[2]});
+  });
+  outputs.commit();
 
   if (json) {
     nlohmann::json j = tools::report_json(report, threads, repeat);
@@ -120,7 +127,7 @@ int main(int argc, char** argv) try {
               static_cast<long long>(config.grid[2]), threads, static_cast<long long>(report.proposals),
               static_cast<long long>(config.output_voxels()),
               100.0 * static_cast<double>(report.proposals) / static_cast<double>(config.output_voxels()));
-  tools::print_stage_table(report, repeat, out);
+  tools::print_stage_table(report, repeat, out_dir);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "voxformer_qpn: %s\n", e.what());

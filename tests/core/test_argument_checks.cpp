@@ -139,6 +139,17 @@ TEST(ArgumentChecks, VoxelizeIntoItsOwnPointsIsRejectedBeforeTheFill) {
   });
 }
 
+TEST(ArgumentChecks, VoxelizeNeedsXyzColumns) {
+  const std::vector<float> points(8, 0.5f);
+  std::vector<std::uint8_t> grid(16, 7);
+  expect_rejected_untouched(
+      grid, "voxformer::voxelize: argument 'points' [N, >=3] needs at least 3 columns (x, y, z), got 2", [&] {
+        voxformer::voxelize(cpu, make_view<2>(points.data(), {4, 2}),
+                            voxformer::volume_geometry{{0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}, {2, 2, 4}},
+                            make_view<3>(grid.data(), {2, 2, 4}));
+      });
+}
+
 TEST(ArgumentChecks, BitPackingInPlaceIsRejected) {
   std::vector<std::uint8_t> buffer(64, 1);
   expect_rejected_untouched(buffer, "voxformer::pack_bits: output 'bytes' overlaps input 'grid'", [&] {

@@ -1,12 +1,13 @@
 // The CPU backend: every index exactly once for any thread count (threads started per loop or a persistent
 // pool), in blocks claimed by the workers; compaction ranks are thread-independent and nothing is emitted
-// past the capacity; the scan; GEMM against a brute-force product in every layout, bit-identical for any
-// thread count.
+// past the capacity; the scan; buffers and workspaces. (GEMM: tests/backend/cpu/test_gemm.cpp.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -208,127 +209,17 @@ TEST(ExclusiveScan, GivesCsrOffsets) {
   EXPECT_EQ(std::vector<std::int32_t>(offsets, offsets + 5), (std::vector<std::int32_t>{0, 3, 3, 8, 9}));
 }
 
-// GEMM: c (+)= a·b against a float64 triple loop, with every operand row- or column-major and a leading
-// dimension wider than the matrix, M spanning several row blocks with a partial last one.
-struct gemm_case {
-  index_t m, k, n;
-  std::vector<double> a, b, c;  // logical row-major values
-};
-
-gemm_case random_gemm(index_t m, index_t k, index_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> normal;
-  gemm_case g{m, k, n, {}, {}, {}};
-  for (index_t i = 0; i < m * k; ++i) g.a.push_back(static_cast<float>(normal(gen)));
-  for (index_t i = 0; i < k * n; ++i) g.b.push_back(static_cast<float>(normal(gen)));
-  for (index_t i = 0; i < m * n; ++i) g.c.push_back(static_cast<float>(normal(gen)));
-  return g;
-}
-
-//! Stores a logical row-major [rows, cols] matrix with leading dimension `ld` (≥ the inner size), either order.
-struct stored {
-  std::vector<float> values;
-  voxformer::tensor_view<float, 2> view;
-};
-stored store(const std::vector<double>& logical, index_t rows, index_t cols, bool column_major) {
-  const index_t ld = (column_major ? rows : cols) + 3;
-  stored s{std::vector<float>(static_cast<std::size_t>(ld * (column_major ? cols : rows)), -9.f), {}};
-  for (index_t r = 0; r < rows; ++r)
-    for (index_t c = 0; c < cols; ++c)
-      s.values[static_cast<std::size_t>(column_major ? c * ld + r : r * ld + c)] =
-          static_cast<float>(logical[static_cast<std::size_t>(r * cols + c)]);
-  s.view = column_major ? voxformer::tensor_view<float, 2>(s.values.data(), {rows, cols}, {1, ld})
-                        : voxformer::tensor_view<float, 2>(s.values.data(), {rows, cols}, {ld, 1});
-  return s;
-}
-
-TEST(Gemm, MatchesBruteForceInEveryLayout) {
-  const auto g = random_gemm(600, 70, 45, 7);  // three row blocks, the last one partial
-  for (int layout = 0; layout < 8; ++layout)
-    for (bool accumulate : {false, true}) {
-      auto a = store(g.a, g.m, g.k, layout & 1), b = store(g.b, g.k, g.n, layout & 2), c = store(g.c, g.m, g.n, layout & 4);
-      voxformer::gemm<float>(cpu_executor{2}, a.view, b.view, c.view, accumulate);
-      for (index_t i = 0; i < g.m; ++i)
-        for (index_t j = 0; j < g.n; ++j) {
-          double expected = accumulate ? static_cast<double>(static_cast<float>(g.c[i * g.n + j])) : 0;
-          for (index_t p = 0; p < g.k; ++p) expected += g.a[i * g.k + p] * g.b[p * g.n + j];
-          ASSERT_NEAR(c.view(i, j), expected, 1e-4 * (1 + std::abs(expected)))
-              << "layout " << layout << " accumulate " << accumulate << " at " << i << ", " << j;
-        }
-    }
-}
-
-TEST(Gemm, ResultDoesNotDependOnTheThreadCount) {
-  const auto g = random_gemm(1000, 128, 96, 8);
-  std::vector<std::vector<float>> results;
-  const voxformer::execution_context<cpu_executor> pool(cpu_executor{3});
-  for (const cpu_executor executor : {cpu_executor{1}, cpu_executor{2}, pool.executor()}) {
-    auto a = store(g.a, g.m, g.k, false), b = store(g.b, g.k, g.n, true), c = store(g.c, g.m, g.n, false);
-    voxformer::gemm<float>(executor, a.view, b.view, c.view, false);
-    results.push_back(c.values);
-  }
-  EXPECT_EQ(results[0], results[1]);
-  EXPECT_EQ(results[0], results[2]);
-}
-
-TEST(Gemm, EmptyAndDegenerateShapes) {
-  std::vector<float> a(4, 1.f), b(4, 2.f), c(4, 5.f);
-  // K = 0: c = 0 (or unchanged when accumulating).
-  voxformer::gemm<float>(cpu_executor{1}, voxformer::make_view<2>(static_cast<const float*>(a.data()), {2, 0}),
-                         voxformer::make_view<2>(static_cast<const float*>(b.data()), {0, 2}),
-                         voxformer::make_view<2>(c.data(), {2, 2}), true);
-  EXPECT_EQ(c, std::vector<float>(4, 5.f));
-  voxformer::gemm<float>(cpu_executor{1}, voxformer::make_view<2>(static_cast<const float*>(a.data()), {2, 0}),
-                         voxformer::make_view<2>(static_cast<const float*>(b.data()), {0, 2}),
-                         voxformer::make_view<2>(c.data(), {2, 2}), false);
-  EXPECT_EQ(c, std::vector<float>(4, 0.f));
-  // A fully strided operand has no unit stride: a clear error.
-  const voxformer::tensor_view<const float, 2> strided(a.data(), {2, 2}, {2, 2});
-  EXPECT_THROW(voxformer::gemm<float>(cpu_executor{1}, strided, voxformer::make_view<2>(static_cast<const float*>(b.data()), {2, 2}),
-                                      voxformer::make_view<2>(c.data(), {2, 2}), false),
-               voxformer::error);
-}
-
-// The row-major kernel's tiles: every remainder of rows (tiles of 6, 4, 2, 1) and of columns (2 and 1 vectors,
-// then 8-, 4- and 1-wide) against the float64 triple loop.
-TEST(Gemm, EveryTileRemainderMatchesBruteForce) {
-  for (index_t m = 1; m <= 13; ++m)
-    for (index_t n = 1; n <= 41; n += 1) {
-      const auto g = random_gemm(m, 37, n, static_cast<unsigned>(m * 100 + n));
-      auto a = store(g.a, g.m, g.k, false), b = store(g.b, g.k, g.n, false), c = store(g.c, g.m, g.n, false);
-      voxformer::gemm<float>(cpu_executor{1}, a.view, b.view, c.view, false);
-      for (index_t i = 0; i < m; ++i)
-        for (index_t j = 0; j < n; ++j) {
-          double expected = 0;
-          for (index_t p = 0; p < g.k; ++p) expected += g.a[i * g.k + p] * g.b[p * g.n + j];
-          ASSERT_NEAR(c.view(i, j), expected, 1e-4 * (1 + std::abs(expected))) << m << "x" << n << " at " << i << ", " << j;
-        }
-    }
-}
-
-//! Records which columns of which row the GEMM handed to it (as a convolution's per-channel bias would see them).
-struct column_range_epilogue {
-  std::vector<int>* visits;  // [rows · columns], how often each element was handed over
-  index_t columns;
-  void operator()(index_t row, index_t first, index_t end) const {
-    for (index_t j = first; j < end; ++j) ++(*visits)[static_cast<std::size_t>(row * columns + j)];
-  }
-};
-
-// An epilogue that takes column ranges lets a product with few rows split over columns: every element is handed
-// to it exactly once, and the product is the same bits as without the split, for any thread count.
-TEST(Gemm, AColumnRangeEpilogueSplitsColumnsAndSeesEachElementOnce) {
-  const auto g = random_gemm(5, 50, 2100, 9);
-  auto a = store(g.a, g.m, g.k, false), b = store(g.b, g.k, g.n, false);
-  auto whole = store(g.c, g.m, g.n, false);
-  voxformer::gemm<float>(cpu_executor{1}, a.view, b.view, whole.view, false);
-  for (int threads : {1, 2, 3}) {
-    auto split = store(g.c, g.m, g.n, false);
-    std::vector<int> visits(static_cast<std::size_t>(g.m * g.n), 0);
-    voxformer::gemm<float>(cpu_executor{threads}, a.view, b.view, split.view, false, column_range_epilogue{&visits, g.n});
-    EXPECT_EQ(split.values, whole.values) << threads << " threads";
-    EXPECT_TRUE(std::all_of(visits.begin(), visits.end(), [](int v) { return v == 1; }));
-  }
+TEST(AllocateBuffer, MemoryTheSystemCannotGiveIsAnError) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer aborts on an allocation it cannot satisfy instead of failing it";
+#else
+  EXPECT_EQ(test::error_of([] { (void)voxformer::allocate_buffer(cpu_executor{1}, std::size_t{1} << 60); }),
+            "voxformer::allocate_buffer: cannot allocate 1152921504606846976 bytes (out of memory)");
+  const auto buffer = voxformer::allocate_buffer(cpu_executor{1}, 100);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(buffer.data()) % voxformer::workspace::alignment, 0u);
+  EXPECT_EQ(buffer.size(), 100u);
+  EXPECT_EQ(voxformer::allocate_buffer(cpu_executor{1}, 0).data(), nullptr);
+#endif
 }
 
 TEST(Workspace, SizingReplaysTheCarvesAndRealMemoryHoldsThem) {

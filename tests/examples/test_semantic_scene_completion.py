@@ -2,7 +2,9 @@
 """The end-to-end example on the bundled frame: it runs (directly; through the depth map with VoxFormer-T, the query
 proposal network and a features file), says what is random or synthetic, prints the stage table and the scores,
 and writes <frame>.label (4 MiB of uint16 raw ids of the 20 classes, [x][y][z]), a PNG of the expected size and a
-binary PLY with one vertex per occupied predicted voxel; bad arguments are one clear line and a non-zero exit.
+binary PLY with one vertex per occupied predicted voxel; bad arguments are one clear line and a non-zero exit, and
+leave no --out behind. The outputs are all or nothing: a full disk (a 16 KiB tmpfs, root only) or a file that cannot be
+put in place is an error that leaves --out as it was.
 
 Usage: /usr/bin/python3 tests/examples/test_semantic_scene_completion.py PATH/TO/semantic_scene_completion
 """
@@ -16,7 +18,7 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "tools"))
-from cli_checks import check_rejected, run  # noqa: E402
+from cli_checks import check_full_disk_failure, check_rejected, run, run_on_small_disk, snapshot  # noqa: E402
 
 LABEL_MAP = yaml.safe_load((ROOT / "examples" / "data" / "semantic-kitti.yaml").read_text())
 QPN_WEIGHTS = ROOT / "tests" / "fixtures" / "qpn" / "f32_64x64" / "weights.safetensors"
@@ -92,6 +94,21 @@ def main():
         ]
         for args, mentions in bad:
             check_rejected(check, run(example, "--out", tmp / "bad", *args), args, mentions)
+            check(not (tmp / "bad").exists(), f"{args}: --out was created")
+
+        # A file that cannot be put in place, found after the .label and the .ply were written (was: those left).
+        later = tmp / "later"
+        (later / "001000_bev.png").mkdir(parents=True)
+        before = snapshot(later)
+        result = run(example, "--out", later)
+        check_rejected(check, result, "001000_bev.png a folder", str(later / "001000_bev.png"))
+        check(snapshot(later) == before, "a failed run changed --out")
+
+        # A full disk, with an earlier run's files in --out: they stay as they were (was: a truncated .label).
+        (tmp / "previous" / "out").mkdir(parents=True)
+        (tmp / "previous" / "out" / "001000.label").write_bytes(b"previous labels")
+        outcome = run_on_small_disk(tmp / "disk", tmp / "previous", example, "--out", tmp / "disk" / "out")
+        check_full_disk_failure(check, "full disk", outcome, tmp / "previous", "001000.label")
         result = run(example, "--help")
         check(result.returncode == 0 and "--via-depth" in result.stdout, "--help does not list --via-depth")
 

@@ -65,7 +65,7 @@ TEST(BinaryFile, UnwritablePathIsAnError) {
   const std::uint8_t byte = 0;
   const auto directory = std::filesystem::temp_directory_path();
   EXPECT_CONTAINS(error_of([&] { voxformer::io::write_binary_array(directory, &byte, 1); }),
-                  "write_binary_array('" + directory.string() + "'): cannot write");
+                  "write_binary_array('" + directory.string() + "'): cannot open for writing: Is a directory");
 }
 
 }  // namespace

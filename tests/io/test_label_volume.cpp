@@ -94,7 +94,8 @@ TEST(LabelVolume, WriterChecksTheVoxelCountAndThePath) {
   EXPECT_FALSE(std::filesystem::exists(path));
   const auto unwritable = temp_file("no_such_folder") / "x.label";
   EXPECT_EQ(error_of([&] { voxformer::io::write_label_volume(unwritable, labels, {26}); }),
-            "voxformer::io::write_label_volume('" + unwritable.string() + "'): cannot write");
+            "voxformer::io::write_label_volume('" + unwritable.string() +
+                "'): cannot open for writing: No such file or directory");
 }
 
 }  // namespace

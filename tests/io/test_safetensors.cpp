@@ -1,6 +1,7 @@
 // .safetensors reading (mmap and buffers) and writing, F16/BF16 conversion, in-place reads, and every
 // malformed header the reader rejects, each with the message it must give.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <bit>
 #include <cmath>
@@ -438,12 +439,12 @@ TEST(SafetensorsMalformed, HeaderNotAJsonObject) {
 TEST(SafetensorsMalformed, DuplicateKeys) {
   const std::string entry = "{" + f32_2x3 + "}";
   EXPECT_CONTAINS(parse_error(raw_image(R"({"a":)" + entry + R"(,"a":)" + entry + "}", 24)),
-                  "voxformer::io::safetensors('case'): duplicate key 'a' in the header");
+                  "voxformer::io::safetensors('case'): header: duplicate key 'a'");
   EXPECT_CONTAINS(parse_error(raw_image(R"({"a":{"dtype":"F32",)" + f32_2x3 + "}}", 24)),
                   "tensor 'a': duplicate key 'dtype'");
   EXPECT_CONTAINS(parse_error(raw_image(R"({"__metadata__":{"k":"1","k":"2"}})")), "__metadata__: duplicate key 'k'");
   EXPECT_CONTAINS(parse_error(raw_image(R"({"__metadata__":{},"__metadata__":{}})")),
-                  "duplicate key '__metadata__' in the header");
+                  "header: duplicate key '__metadata__'");
   // The same key in different objects is fine.
   (void)st::safetensors_file::from_bytes(raw_image(R"({"__metadata__":{"dtype":"x"},"dtype":)" + entry + "}", 24),
                                          "ok");
@@ -582,6 +583,12 @@ TEST(SafetensorsFiles, MissingDirectoryEmptyAndShortFiles) {
   { std::ofstream(short_file, std::ios::binary | std::ios::trunc) << "12345"; }
   EXPECT_CONTAINS(open_error(short_file), "'): file of 5 bytes, shorter than the 8-byte header length");
   EXPECT_CONTAINS(open_error("/dev/null"), "voxformer::io::safetensors('/dev/null'): not a regular file");
+  // A FIFO is refused at once: opening it to read must not wait for a writer that never comes.
+  const auto fifo = temp_file("a_fifo.safetensors");
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_CONTAINS(open_error(fifo), "voxformer::io::safetensors('" + fifo.string() + "'): not a regular file");
+  std::filesystem::remove(fifo);
   // A malformed file's message names its path too (and the mapping is released: nothing leaks under ASan).
   const auto truncated = temp_file("truncated.safetensors");
   const sample s;

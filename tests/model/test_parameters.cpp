@@ -6,14 +6,18 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "support/error_of.hpp"
 #include "voxformer/io/safetensors.hpp"
+#include "voxformer/model/cross_attention.hpp"
+#include "voxformer/model/head.hpp"
 #include "voxformer/model/parameter_store.hpp"
 #include "voxformer/model/parameters.hpp"
+#include "voxformer/model/self_attention.hpp"
 
 using test::error_of;
 
@@ -85,6 +89,58 @@ TEST(ParameterSpecs, OfficialNamesAndShapesOfVoxFormerT) {
   EXPECT_EQ(shapes_of(model_config::voxformer_s_3d()).at(self + "sampling_offsets.weight"),
             (std::vector<index_t>{384, 256}));
   EXPECT_EQ(shapes_of(model_config::voxformer_s()).at("cross_transformer.cams_embeds"), (std::vector<index_t>{1, 128}));
+}
+
+// Was: the shapes were computed from unbounded fields (heads x levels x points_cross x 2 overflowed for
+// points_cross = 2^60, ffn_hidden x embed_dims for ffn_hidden = 2^58).
+TEST(ParameterSpecs, ValuesBeyondTheirBoundsAreErrorsNotOverflows) {
+  const std::vector<std::pair<std::string, std::function<void(model_config&)>>> cases = {
+      {"points_cross (1152921504606846976) must be in [1, 65536]",
+       [](model_config& c) { c.points_cross = index_t{1} << 60; }},
+      {"points_self (1152921504606846976) must be in [1, 65536]",
+       [](model_config& c) { c.points_self = index_t{1} << 60; }},
+      {"ffn_hidden (288230376151711744) must be in [1, 65536]",
+       [](model_config& c) { c.ffn_hidden = index_t{1} << 58; }},
+      {"cameras (4611686018427387904) must be in [1, 65536]", [](model_config& c) { c.cameras = index_t{1} << 62; }},
+      {"level_embed_rows (1152921504606846976) must be in [1, 65536]",
+       [](model_config& c) { c.level_embed_rows = index_t{1} << 60; }},
+      {"voxels X*Y*Z (16777216 x 16777216 x 16777216) must be at most 268435455",  // 2^72
+       [](model_config& c) { c.volume = {index_t{1} << 24, index_t{1} << 24, index_t{1} << 24}; }},
+  };
+  for (const auto& [message, change] : cases) {
+    model_config c = small_config();
+    change(c);
+    EXPECT_CONTAINS(error_of([&] { (void)voxformer::parameter_specs(c); }), "voxformer::model_config: " + message);
+  }
+}
+
+// Every size computed from a configuration at its bounds — the parameters' element counts, each layer's scratch,
+// the head's table — fits its type (this test runs under UBSan too, where an overflow would stop it).
+TEST(ParameterSpecs, SizesOfTheLargestConfigurationsFit) {
+  model_config most_voxels = small_config();  // 2^28 - 1 voxels; each buffer under 2^40 elements
+  most_voxels.volume = {16383, 16385, 1}, most_voxels.view_shape = {16383, 16385};
+  most_voxels.embed_dims = 1024, most_voxels.heads = 512, most_voxels.points_cross = most_voxels.points_self = 1;
+  most_voxels.ffn_hidden = 4096, most_voxels.cameras = 8, most_voxels.classes = 256;
+  most_voxels.feature_shapes = {{4096, 4096}};
+  model_config most_samples = model_config::voxformer_t_3d();  // 2^20 per query, every buffer up to 2^40 elements
+  most_samples.embed_dims = 1024, most_samples.heads = 16, most_samples.level_embed_rows = 16;
+  most_samples.feature_shapes.assign(16, {24, 77});
+  most_samples.points_cross = 4096, most_samples.points_self = 32768, most_samples.ffn_hidden = 65536;
+  model_config most_image_values = small_config();  // 2^16 cameras x 2^20 rows x 16 channels = 2^40
+  most_image_values.cameras = 65536, most_image_values.embed_dims = 16;
+  most_image_values.feature_shapes = {{1024, 1024}};
+  for (const model_config* c : {&most_voxels, &most_samples, &most_image_values}) {
+    ASSERT_EQ(error_of([&] { c->validate(); }), "no error");
+    index_t elements = 0;
+    for (const auto& spec : voxformer::parameter_specs(*c))
+      ASSERT_FALSE(__builtin_add_overflow(elements, spec.elements(), &elements)) << spec.name;
+    EXPECT_LE(elements, index_t{1} << 40);
+    const index_t voxels = c->voxels();
+    for (const std::size_t bytes : {voxformer::cross_attention_layer<double>::workspace_bytes(*c, voxels, voxels),
+                                    voxformer::self_attention_layer<double>::workspace_bytes(*c, voxels, voxels),
+                                    voxformer::fused_head<double>::derived_bytes(*c)})
+      EXPECT_LT(bytes, std::size_t{1} << 48);  // a few buffers of at most 2^40 doubles
+  }
 }
 
 //! A weights file for `config`: every expected tensor (float32, or the given dtype), plus `extra` tensors,

@@ -276,6 +276,32 @@ TEST(Convolution, BadArgumentsNameTheArgumentAndWriteNothing) {
                   "3], got [3, 2, 1, 3, 3]");
 }
 
+TEST(Convolution, AWindowWithoutAPositiveKernelOrDilationOrWithNegativePaddingIsAnError) {
+  const auto x = random_values(2 * 4 * 4, 32), w = random_values(3 * 2 * 9, 33);
+  const tensor_view<const float, 4> in(x.data(), {2, 1, 4, 4});
+  const tensor_view<const float, 5> weight(w.data(), {3, 2, 1, 3, 3});
+  const voxformer::conv_window no_dilation{{1, 3, 3}, {1, 0, 1}, {0, 1, 1}};
+  EXPECT_EQ(error_of([&] {
+              voxformer::workspace sizing;
+              (void)voxformer::prepare_conv(cpu_executor{1}, {voxformer::conv_term_source<float>{weight, no_dilation}},
+                                            sizing);
+            }),
+            "voxformer::prepare_conv: a window along axis 1 needs a positive kernel and dilation and a non-negative "
+            "padding");
+  // A layer edited after preparing: the convolution checks the windows it is handed, not only prepare_conv.
+  packed_memory m;
+  auto layer = voxformer::prepare_conv(
+      cpu_executor{1}, {voxformer::conv_term_source<float>{weight, voxformer::conv_window::planar(3)}}, m.persistent);
+  layer.windows[0].padding[2] = -1;
+  std::vector<float> y(3 * 4 * 4, 7.f);
+  EXPECT_EQ(error_of([&] {
+              run_conv({layer, {in}, voxformer::make_view<4>(y.data(), {3, 1, 4, 4})});
+            }),
+            "voxformer::convolution: term 0's window along axis 2 needs a positive kernel and dilation and a "
+            "non-negative padding");
+  EXPECT_TRUE(std::all_of(y.begin(), y.end(), [](float v) { return v == 7.f; }));
+}
+
 // ---- transposed convolution ----
 
 //! PyTorch's definition: every input voxel i scatters in(ci, i)·W(ci, co, t) onto out(co, i·s − p + t).
@@ -349,6 +375,20 @@ TEST(ConvTranspose, AWrongOutputShapeIsAnError) {
             }),
             "voxformer::conv_transpose: argument 'out' [C_out, D0, D1, D2] expected shape [4, 1, 16, 16], got [4, 1, "
             "15, 16]");
+  EXPECT_TRUE(std::all_of(y.begin(), y.end(), [](float v) { return v == 7.f; }));
+}
+
+TEST(ConvTranspose, AWindowWithoutAPositiveStrideIsAnError) {
+  const std::vector<float> x(4 * 8 * 8), w(4 * 4 * 36), b(4);
+  std::vector<float> y(4 * 16 * 16, 7.f);
+  EXPECT_EQ(error_of([&] {
+              voxformer::conv_transpose(
+                  cpu_executor{1}, voxformer::make_view<4>(x.data(), {4, 1, 8, 8}),
+                  voxformer::conv_transpose_weights<float>{voxformer::make_view<5>(w.data(), {4, 4, 1, 6, 6}),
+                                                           voxformer::make_view<1>(b.data(), {4})},
+                  voxformer::transposed_window::planar(6, 0, 2), voxformer::make_view<4>(y.data(), {4, 1, 16, 16}));
+            }),
+            "voxformer::conv_transpose: window axis 1 needs a positive kernel and stride and a non-negative padding");
   EXPECT_TRUE(std::all_of(y.begin(), y.end(), [](float v) { return v == 7.f; }));
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "voxformer/backend/cpu/cpu_executor.hpp"
+#include "voxformer/cpu_instances.hpp"  // compiled once per build flavour (tests/CMakeLists.txt)
 #include "voxformer/ops/msda/ms_deform_attn.hpp"
 #include "voxformer/ops/msda/ms_deform_attn_3d.hpp"
 #include "voxformer/ops/rebatch/camera_batches.hpp"

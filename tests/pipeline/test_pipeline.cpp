@@ -2,6 +2,8 @@
 // views), the double instantiation, and bad inputs rejected with a clear error before anything is written.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <string>
 #include <unsupported/Eigen/CXX11/Tensor>
@@ -144,7 +146,7 @@ TEST(Pipeline, BadInputsAreClearErrorsAndNothingIsWritten) {
   std::vector<float> matrices(f.lidar2img.data<float>(), f.lidar2img.data<float>() + 32);
   matrices[5] = std::numeric_limits<float>::infinity();
   EXPECT_EQ(error_of([&] { sized.run(f.features, voxformer::make_view<3>(matrices.data(), {2, 4, 4}), f.proposal, label_view); }),
-            run + "argument 'lidar2img' holds inf at [0, 1, 1]; projection matrices must be finite");
+            run + "argument 'lidar2img' holds inf at [0, 1, 1]; every value must be finite");
   // Labels written into the logits' own memory.
   std::vector<float> full_logits(static_cast<std::size_t>(c.classes * c.output_voxels()));
   const auto labels_in_logits =
@@ -156,6 +158,98 @@ TEST(Pipeline, BadInputsAreClearErrorsAndNothingIsWritten) {
             run + "output 'labels' overlaps input 'logits'");
   EXPECT_EQ(std::count(labels.begin(), labels.end(), 77), static_cast<long>(labels.size()));
   EXPECT_EQ(std::count(full_logits.begin(), full_logits.end(), 0.f), static_cast<long>(full_logits.size()));
+}
+
+// One NaN or Inf among a camera's features would make every logit NaN and every label 0 with no error.
+TEST(Pipeline, NonFiniteFeaturesAreAnErrorNamingTheLevelAndTheElement) {
+  const auto f = fixture("t_small");
+  const auto store = weights(f);
+  const auto grid = f.config.output_volume();
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(f.config.output_voxels()), 77);
+  voxformer::pipeline<cpu_executor, float> pipe(cpu_executor{2}, f.config, store.parameters());
+  for (const float poison : {NAN, INFINITY, -INFINITY}) {
+    auto features = f.features;
+    features[1].data<float>()[features[1].size() - 1] = poison;  // [0, 1, 31, 2, 4]: the last element
+    EXPECT_CONTAINS(error_of([&] {
+                      pipe.run(features, f.lidar2img, f.proposal,
+                               voxformer::make_view<3>(labels.data(), {grid[0], grid[1], grid[2]}));
+                    }),
+                    "voxformer::pipeline::run: argument 'features[1]' holds " + std::string(std::isnan(poison) ? "nan" : poison > 0 ? "inf" : "-inf") +
+                        " at [0, 1, 31, 2, 4]; every value must be finite");
+  }
+  EXPECT_EQ(std::count(labels.begin(), labels.end(), 77), static_cast<long>(labels.size()));
+}
+
+// Labels or logits written over any input — the proposal, a feature level, the matrices — are rejected first.
+TEST(Pipeline, OutputsOverlappingAnInputAreRejected) {
+  const auto f = fixture("s_small");
+  const auto store = weights(f);
+  const auto& c = f.config;
+  const auto grid = c.output_volume();
+  voxformer::pipeline<cpu_executor, float> pipe(cpu_executor{1}, c, store.parameters());
+  const std::string run = "voxformer::pipeline::run: output ";
+  // One buffer holding the labels, with an input copied into its first bytes.
+  std::vector<std::uint8_t> shared(static_cast<std::size_t>(c.output_voxels()), 77);
+  const auto labels = voxformer::make_view<3>(shared.data(), {grid[0], grid[1], grid[2]});
+  std::copy_n(f.proposal.data<std::uint8_t>(), c.voxels(), shared.begin());
+  EXPECT_EQ(error_of([&] {
+              pipe.run(f.features[0], f.lidar2img, voxformer::make_view<1>(static_cast<const std::uint8_t*>(shared.data()), {c.voxels()}),
+                       labels);
+            }),
+            run + "'labels' overlaps input 'proposal'");
+  std::vector<float> logits(static_cast<std::size_t>(c.classes * c.output_voxels()), 7.f);
+  const auto logits_view = voxformer::make_view<4>(logits.data(), {c.classes, grid[0], grid[1], grid[2]});
+  const auto matrices = voxformer::make_view<3>(static_cast<const float*>(logits.data()), {c.cameras, 4, 4});
+  std::copy_n(f.lidar2img.data<float>(), 16 * c.cameras, logits.begin());
+  std::vector<std::uint8_t> own_labels(shared.size(), 77);
+  const auto label_view = voxformer::make_view<3>(own_labels.data(), {grid[0], grid[1], grid[2]});
+  EXPECT_EQ(error_of([&] { pipe.run(f.features[0], matrices, f.proposal, label_view, logits_view); }),
+            run + "'logits' overlaps input 'lidar2img'");
+  const auto& s = f.features[0].shape;
+  const auto features = voxformer::make_view<5>(static_cast<const float*>(logits.data()) + 1000, {s[0], s[1], s[2], s[3], s[4]});
+  EXPECT_EQ(error_of([&] { pipe.run(features, f.lidar2img, f.proposal, label_view, logits_view); }),
+            run + "'logits' overlaps input 'features[0]'");
+  EXPECT_EQ(std::count(own_labels.begin(), own_labels.end(), 77), static_cast<long>(own_labels.size()));
+  EXPECT_TRUE(std::all_of(logits.begin() + 16 * c.cameras, logits.end(), [](float v) { return v == 7.f; }));
+}
+
+// The rule is the original's (spec §2.6): a voxel is proposed when its value is > 0; zero, negative and NaN are not.
+TEST(Pipeline, OnlyPositiveProposalValuesAreProposed) {
+  const auto f = fixture("t_small");
+  const auto store = weights(f);
+  const auto expected = test::run_pipeline(f, store.parameters(), cpu_executor{1}, {});
+  std::vector<std::int8_t> signed_proposal(static_cast<std::size_t>(f.config.voxels()));
+  std::vector<float> float_proposal(signed_proposal.size());
+  const std::uint8_t* mask = f.proposal.data<std::uint8_t>();
+  for (std::size_t v = 0; v < signed_proposal.size(); ++v) {
+    signed_proposal[v] = mask[v] != 0 ? std::int8_t{3} : std::int8_t{-1};
+    float_proposal[v] = mask[v] != 0 ? 0.25f : v % 2 == 0 ? -2.f : NAN;
+  }
+  const auto grid = f.config.output_volume();
+  voxformer::pipeline<cpu_executor, float> pipe(cpu_executor{1}, f.config, store.parameters());
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(f.config.output_voxels()));
+  const auto label_view = voxformer::make_view<3>(labels.data(), {grid[0], grid[1], grid[2]});
+  EXPECT_EQ(pipe.run(f.features, f.lidar2img, voxformer::make_view<1>(signed_proposal.data(), {f.config.voxels()}), label_view)
+                .proposals,
+            expected.report.proposals);
+  EXPECT_EQ(labels, expected.labels);
+  std::fill(labels.begin(), labels.end(), 0);
+  pipe.run(f.features, f.lidar2img, voxformer::make_view<1>(float_proposal.data(), {f.config.voxels()}), label_view);
+  EXPECT_EQ(labels, expected.labels);
+}
+
+// A parameter view of the right shape without data (a null pointer) is an error at construction, not a crash.
+TEST(Pipeline, ParameterViewsWithoutDataAreRejected) {
+  const auto f = fixture("t_small");
+  const auto store = weights(f);
+  auto params = store.parameters();
+  params.self[1].ffn.fc2.bias = voxformer::tensor_view<const float, 1>(nullptr, {f.config.embed_dims});
+  EXPECT_EQ(error_of([&] { voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, f.config, params); }),
+            "voxformer::pipeline: argument 'self[1].ffn.fc2.bias' has 32 elements but no data (a null pointer)");
+  params = store.parameters();
+  params.bev_embed = voxformer::tensor_view<const float, 2>(nullptr, {f.config.voxels(), f.config.embed_dims});
+  EXPECT_CONTAINS(error_of([&] { voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, f.config, params); }),
+                  "argument 'bev_embed' has 6144 elements but no data");
 }
 
 TEST(Pipeline, ChunksLargerThanTheVolumeGiveTheSameLabels) {
@@ -180,7 +274,8 @@ TEST(Pipeline, ConstructionChecksTheConfigurationAndTheParameters) {
   auto other = f.config;
   other.ffn_hidden = 32;
   EXPECT_EQ(error_of([&] { voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, other, store.parameters()); }),
-            "voxformer::pipeline: argument 'ffn.fc1' (configuration) expected shape [32, 32], got [64, 32]");
+            "voxformer::pipeline: argument 'cross[0].ffn.fc1.weight' (configuration) expected shape [32, 32], got [64, "
+            "32]");
   EXPECT_EQ(error_of([&] {
               voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, f.config, store.parameters(), {1000});
             }),

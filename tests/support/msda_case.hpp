@@ -12,6 +12,7 @@
 #include "support/fixtures.hpp"
 #include "support/reference_ops.hpp"
 #include "voxformer/backend/cpu/cpu_executor.hpp"
+#include "voxformer/cpu_instances.hpp"  // compiled once per build flavour (tests/CMakeLists.txt)
 #include "voxformer/ops/msda/ms_deform_attn.hpp"
 #include "voxformer/ops/msda/ms_deform_attn_3d.hpp"
 

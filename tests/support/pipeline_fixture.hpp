@@ -13,6 +13,7 @@
 
 #include "support/fixtures.hpp"
 #include "voxformer/backend/cpu/cpu_executor.hpp"
+#include "voxformer/cpu_instances.hpp"  // compiled once per build flavour (tests/CMakeLists.txt)
 #include "voxformer/io/npy.hpp"
 #include "voxformer/io/safetensors.hpp"
 #include "voxformer/model/config_json.hpp"

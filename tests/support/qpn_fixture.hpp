@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "voxformer/backend/cpu/cpu_executor.hpp"
+#include "voxformer/cpu_instances.hpp"  // compiled once per build flavour (tests/CMakeLists.txt)
 #include "voxformer/io/npy.hpp"
 #include "voxformer/io/safetensors.hpp"
 #include "voxformer/model/parameter_store.hpp"

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """voxformer_infer end to end: on a committed PyTorch-reference fixture it writes labels, logits and every
 stage's output equal to the reference (logits and stages within 1e-4, labels where the top-2 logits are
-more than 2e-4 apart), and every bad argument is one clear line on stderr with a non-zero exit.
+more than 2e-4 apart); a proposal counts its positive values (VoxFormer's `p > 0`: negative ones are not proposed);
+every bad argument is one clear line on stderr with a non-zero exit, and leaves no --out behind. The outputs are all or
+nothing: a full disk (a 16 KiB tmpfs, root only) or a file that cannot be put in place is an error that leaves --out
+as it was, absent or with its previous files, however many stage files and logits were written before.
 
 Usage: /usr/bin/python3 tests/tools/test_voxformer_infer.py PATH/TO/voxformer_infer
 """
+import os
 import pathlib
 import sys
 import tempfile
@@ -15,7 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "pipeline" / "t3d_small"
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
 import voxformer_reference as vr  # noqa: E402
-from cli_checks import check_rejected, run  # noqa: E402
+from cli_checks import check_full_disk_failure, check_rejected, run, run_on_small_disk, snapshot  # noqa: E402
 
 
 
@@ -51,6 +55,16 @@ def main():
             check(labels.dtype == np.uint8 and labels.shape == ref_labels.shape, "labels: wrong dtype or shape")
             check(labels.shape == ref_labels.shape and (labels[clear] == ref_labels[clear]).all(), "labels differ")
 
+            # The same proposal with -1 where nothing is proposed, and 2.5 where something is (was: -1 proposed too).
+            proposal = np.load(FIXTURE / "proposal.npy").reshape(-1)
+            np.save(tmp / "proposal_signed.npy", np.where(proposal > 0, 2.5, -1.0).astype(np.float32))
+            signed = list(base)
+            signed[signed.index("--proposal") + 1] = tmp / "proposal_signed.npy"
+            result = run(infer, *signed, "--out", tmp / "signed", "--threads", 2)
+            check(result.returncode == 0, f"signed proposal: failed: {result.stderr}")
+            if result.returncode == 0:
+                check((np.load(tmp / "signed" / "labels.npy") == labels).all(), "negative values were proposed")
+
         bad = [
             (["--threads", "0"], "--threads"),
             (["--threads", "two"], "--threads"),
@@ -60,7 +74,10 @@ def main():
             (["--proposal", FIXTURE / "features0.npy"], "proposal"),
             (["--lidar2img", FIXTURE / "proposal.npy"], "lidar2img"),
             (["--weights", FIXTURE / "config.json"], "safetensors"),
+            (["--weights", tmp / "missing.safetensors"], "missing.safetensors"),
         ]
+        if 4 * (os.cpu_count() or 1) < 1000:  # beyond cpu_executor::max_threads(), found when the pipeline is made
+            bad.append((["--threads", "1000"], "'threads'"))
         for extra, mentions in bad:
             args = list(base)
             for i in range(0, len(extra), 2):
@@ -70,6 +87,30 @@ def main():
                 else:
                     args += extra[i:i + 2]
             check_rejected(check, run(infer, *args, "--out", tmp / "bad"), extra, mentions)
+            check(not (tmp / "bad").exists(), f"{extra}: --out was created")  # was: before the pipeline was made
+
+        # A file that cannot be put in place, found after the stage files and the logits were written (was: those
+        # left behind).
+        later = tmp / "later"
+        (later / "labels.npy").mkdir(parents=True)
+        before = snapshot(later)
+        result = run(infer, *base, "--out", later, "--logits", "--stages")
+        check_rejected(check, result, "labels.npy a folder", str(later / "labels.npy"))
+        check(snapshot(later) == before, "a failed run changed --out")
+
+        # A full disk: was exit 0 beside a 0-byte labels.npy (a small write on a full disk), or a truncated file.
+        (tmp / "full").mkdir()
+        (tmp / "full" / "filler").write_bytes(b"f" * 16384)
+        outcome = run_on_small_disk(tmp / "disk_full", tmp / "full", infer, *base, "--out", tmp / "disk_full" / "out")
+        check_full_disk_failure(check, "full disk, new --out", outcome, tmp / "full", "labels.npy")
+        (tmp / "previous" / "out").mkdir(parents=True)
+        (tmp / "previous" / "out" / "labels.npy").write_bytes(b"previous labels")
+        (tmp / "previous" / "out" / "notes.txt").write_text("kept")
+        outcome = run_on_small_disk(tmp / "disk_old", tmp / "previous", infer, *base, "--out",
+                                    tmp / "disk_old" / "out", "--logits", "--stages")
+        check_full_disk_failure(check, "full disk, existing --out", outcome, tmp / "previous",
+                                str(tmp / "disk_old" / "out"))
+
         result = run(infer, "--help")
         check(result.returncode == 0 and "--points-cross" in result.stdout and "--image-size" in result.stdout,
               "--help does not list the configuration flags")

@@ -2,7 +2,9 @@
 """voxformer_qpn end to end: on committed PyTorch-reference fixtures (tests/reference/qpn_reference.py) it writes
 logits equal to the reference's within 1e-4·max(1, |logit|) and the proposal equal wherever the reference's two
 logits are more than 1e-4 apart — from the grid as a uint8 .npy, a flat int32 .npy, a bit-packed .bin and a float
-.npy whose values are not 0/1; every bad argument is one clear line on stderr with a non-zero exit.
+.npy whose values are not 0/1; every bad argument is one clear line on stderr with a non-zero exit, and leaves no
+--out behind. The outputs are all or nothing: a full disk (a 16 KiB tmpfs, root only) or a file that cannot be put in
+place is an error that leaves --out as it was, absent or with its previous files.
 
 Usage: /usr/bin/python3 tests/tools/test_voxformer_qpn.py PATH/TO/voxformer_qpn
 """
@@ -13,7 +15,7 @@ import tempfile
 
 import numpy as np
 
-from cli_checks import check_rejected, run
+from cli_checks import check_full_disk_failure, check_rejected, run, run_on_small_disk, snapshot
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "qpn"
@@ -102,8 +104,35 @@ def main():
                 else:
                     args += [flag, *values]
             check_rejected(check, run(tool, *args, "--out", tmp / "bad"), extra, mentions)
+            check(not (tmp / "bad").exists(), f"{extra}: --out was created")  # was: before the grid was read
         result = run(tool, "--grid", case / "grid.npy", "--out", tmp / "none")
         check(result.returncode != 0 and "--weights or --random-weights" in result.stderr, "no weights accepted")
+
+        # A file that cannot be put in place, found after logits.npy was written (was: left behind).
+        later = tmp / "later"
+        (later / "proposal.npy").mkdir(parents=True)
+        before = snapshot(later)
+        result = run(tool, *base, "--out", later)
+        check_rejected(check, result, "proposal.npy a folder", str(later / "proposal.npy"))
+        check(snapshot(later) == before, "a failed run changed --out")
+
+        # A full disk: was exit 0 beside 0-byte files (outputs small enough to stay in a stream's buffer), or a
+        # truncated file left; an --out made for nothing.
+        (tmp / "full").mkdir()
+        (tmp / "full" / "filler").write_bytes(b"f" * 16384)
+        np.save(tmp / "grid_8.npy", np.ones((8, 8, 8), np.uint8))
+        small = ["--random-weights", 1, "--grid-size", 8, 8, 8, "--grid", tmp / "grid_8.npy"]
+        outcome = run_on_small_disk(tmp / "disk_full", tmp / "full", tool, *small, "--out", tmp / "disk_full" / "out")
+        check_full_disk_failure(check, "full disk, small outputs", outcome, tmp / "full", "logits.npy")
+        (tmp / "empty").mkdir()
+        outcome = run_on_small_disk(tmp / "disk_new", tmp / "empty", tool, *base, "--out", tmp / "disk_new" / "out")
+        check_full_disk_failure(check, "full disk, new --out", outcome, tmp / "empty", "logits.npy")
+        (tmp / "previous" / "out").mkdir(parents=True)
+        (tmp / "previous" / "out" / "logits.npy").write_bytes(b"previous logits")
+        (tmp / "previous" / "out" / "notes.txt").write_text("kept")
+        outcome = run_on_small_disk(tmp / "disk_old", tmp / "previous", tool, *base, "--out", tmp / "disk_old" / "out")
+        check_full_disk_failure(check, "full disk, existing --out", outcome, tmp / "previous", "logits.npy")
+
         result = run(tool, "--help")
         check(result.returncode == 0 and "--grid-size" in result.stdout, "--help does not list --grid-size")
 

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,14 @@ namespace voxformer::detail {
 //! a · b, or false when it overflows a non-negative index_t.
 inline bool multiply_within(index_t a, index_t b, index_t& product) {
   return !__builtin_mul_overflow(a, b, &product) && product >= 0;
+}
+
+//! Π factors, or false when the product overflows a non-negative index_t.
+inline bool product_within(std::initializer_list<index_t> factors, index_t& product) {
+  product = 1;
+  for (const index_t f : factors)
+    if (!multiply_within(product, f, product)) return false;
+  return true;
 }
 
 //! Extents ≥ 0 whose products from the last dimension on (the row-major strides, the element count) fit an

@@ -105,6 +105,13 @@ void expect_disjoint(std::string_view op, std::string_view out_arg, const tensor
   expect_no_aliasing(op, {detail::memory_of(out_arg, out)}, {detail::memory_of(in_arg, in)});
 }
 
+//! Checks that `points` [N, >=3] holds the x, y, z columns (the point ops ignore any further ones).
+template <class T>
+void expect_xyz_points(std::string_view op, const tensor_view<T, 2>& points) {
+  detail::require(points.extent(1) >= 3, op, ": argument 'points' [N, >=3] needs at least 3 columns (x, y, z), got ",
+                  points.extent(1));
+}
+
 //! A contiguous view of any rank seen as rank 1 (grids are addressed by their C-order flat index).
 template <class T, int Rank>
 tensor_view<T, 1> flat_contiguous(std::string_view op, std::string_view arg, const tensor_view<T, Rank>& view) {

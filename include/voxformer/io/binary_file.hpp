@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "voxformer/core/error.hpp"
+#include "voxformer/io/atomic_file.hpp"
 
 namespace voxformer::io {
 
@@ -80,12 +81,12 @@ std::vector<T> parse_binary_array(std::span<const std::byte> bytes, std::string_
   return detail::array_from_bytes<T>(bytes, "voxformer::io::parse_binary_array('" + std::string(name) + "')");
 }
 
+//! Writes `count` packed `T` values as the whole file (atomic_file.hpp: complete, or the destination left as it was).
 template <class T>
 void write_binary_array(const std::filesystem::path& path, const T* values, std::size_t count) {
   static_assert(std::is_trivially_copyable_v<T>);
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(values), static_cast<std::streamsize>(count * sizeof(T)));
-  voxformer::detail::require(out.good(), "voxformer::io::write_binary_array('", path.string(), "'): cannot write");
+  detail::write_file_atomically(path, "voxformer::io::write_binary_array('" + path.string() + "')", values,
+                                count * sizeof(T));
 }
 
 }  // namespace voxformer::io

@@ -6,13 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "voxformer/core/error.hpp"
+#include "voxformer/io/atomic_file.hpp"
 #include "voxformer/io/binary_file.hpp"
 #include "voxformer/io/voxel_grid.hpp"
 
@@ -24,8 +24,8 @@ namespace detail {
 inline void require_label_volume_size(std::uintmax_t bytes, const std::vector<std::int64_t>& extents,
                                       std::string_view where) {
   std::uint64_t expected = 0;
-  voxformer::detail::require(!__builtin_mul_overflow(grid_voxels(extents, where), std::uint64_t{2}, &expected),
-                             where, ": a ", grid_string(extents), " volume of uint16 labels overflows 64 bits");
+  voxformer::detail::require(!__builtin_mul_overflow(grid_voxels(extents, where), std::uint64_t{2}, &expected), where,
+                             ": a ", grid_string(extents), " volume of uint16 labels overflows 64 bits");
   voxformer::detail::require(bytes == expected, where, ": ", bytes, " bytes, a ", grid_string(extents),
                              " volume of uint16 labels is ", expected);
 }
@@ -58,9 +58,7 @@ inline void write_label_volume(const std::filesystem::path& path, std::span<cons
   const auto expected = detail::grid_voxels(extents, where);
   voxformer::detail::require(labels.size() == expected, where, ": ", labels.size(), " labels, a ",
                              detail::grid_string(extents), " volume has ", expected);
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(labels.data()), static_cast<std::streamsize>(labels.size_bytes()));
-  voxformer::detail::require(out.good(), where, ": cannot write");
+  detail::write_file_atomically(path, where, labels.data(), labels.size_bytes());
 }
 
 }  // namespace voxformer::io

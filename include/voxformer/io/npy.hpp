@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <span>
 #include <string>
@@ -23,6 +22,7 @@
 #include "voxformer/core/dtype.hpp"
 #include "voxformer/core/error.hpp"
 #include "voxformer/core/tensor_traits.hpp"
+#include "voxformer/io/atomic_file.hpp"
 #include "voxformer/io/binary_file.hpp"
 
 namespace voxformer::io {
@@ -331,12 +331,12 @@ template <class T>
 void write_npy(const std::filesystem::path& path, const T* values, const std::vector<std::int64_t>& shape) {
   const std::string where = "voxformer::io::write_npy('" + path.string() + "')";
   const std::string preamble = detail::npy_preamble(dtype_of<T>(), shape, where);
-  std::ofstream out(path, std::ios::binary);
-  out << preamble;
   // Fits: npy_preamble checked that count · sizeof(T) does not overflow.
   const auto count = static_cast<std::size_t>(detail::npy_element_count(shape, where));
-  out.write(reinterpret_cast<const char*>(values), static_cast<std::streamsize>(count * sizeof(T)));
-  voxformer::detail::require(out.good(), where, ": cannot write");
+  detail::write_file_atomically(path, where, [&](detail::atomic_file& file) {
+    file.write(preamble);
+    file.write(values, count * sizeof(T));  // straight from the caller's memory: a large array is not copied
+  });
 }
 
 }  // namespace voxformer::io

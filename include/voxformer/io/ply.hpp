@@ -10,7 +10,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +18,7 @@
 #include "voxformer/core/error.hpp"
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
+#include "voxformer/io/atomic_file.hpp"
 #include "voxformer/io/binary_file.hpp"
 
 namespace voxformer::io {
@@ -62,8 +62,8 @@ inline std::uint32_t get_le32(const char* in) {
 
 //! Writes N points — `positions` [N, 3] float (x, y, z), `colors` [N, 3] uint8 (red, green, blue), any tensors in
 //! host memory — as binary little-endian PLY: vertices with `float x, y, z` and `uchar red, green, blue`. Shapes,
-//! memory and finiteness are checked before the file is opened, so a call that throws has written nothing (but for
-//! a failing disk); each problem is one voxformer::error naming the file.
+//! memory and finiteness are checked before the file is opened, and the file is written whole or not at all
+//! (atomic_file.hpp): a call that throws leaves it as it was. Each problem is one voxformer::error naming the file.
 template <class Positions, class Colors>
 void write_ply_points(const std::filesystem::path& path, Positions&& positions, Colors&& colors) {
   using voxformer::detail::require;
@@ -92,11 +92,7 @@ void write_ply_points(const std::filesystem::path& path, Positions&& positions, 
     for (int a = 0; a < 3; ++a) detail::put_le32(std::bit_cast<std::uint32_t>(p(r, a)), out + 4 * a);
     for (int a = 0; a < 3; ++a) out[12 + a] = static_cast<char>(c(r, a));
   }
-  std::ofstream stream(path, std::ios::binary);
-  require(stream.is_open(), where, ": cannot open for writing");
-  stream.write(file.data(), static_cast<std::streamsize>(file.size()));
-  stream.close();
-  require(stream.good(), where, ": cannot write");
+  detail::write_file_atomically(path, where, file.data(), file.size());
 }
 
 //! Reads a PLY file of exactly write_ply_points's layout (any `comment` lines aside): anything else — another

@@ -13,17 +13,18 @@
 
 #include <cerrno>
 #include <csetjmp>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <span>
 #include <string>
 #include <system_error>
-#include <utility>
 #include <vector>
 
 #include "voxformer/core/config.hpp"
 #include "voxformer/core/error.hpp"
+#include "voxformer/io/atomic_file.hpp"
 #include "voxformer/io/binary_file.hpp"
 
 namespace voxformer::io {
@@ -61,7 +62,7 @@ bool png_try(png_structp png, const Calls& libpng_calls) {
   return true;
 }
 
-//! Owns a stdio file (libpng's I/O is stdio). The writer closes it itself, to see whether the last bytes landed.
+//! Owns a stdio file, for the reader (libpng's own I/O is stdio).
 struct stdio_file {
   std::FILE* handle = nullptr;
   stdio_file(const std::filesystem::path& path, const char* mode) : handle(std::fopen(path.c_str(), mode)) {}
@@ -70,8 +71,16 @@ struct stdio_file {
   ~stdio_file() {
     if (handle != nullptr) std::fclose(handle);
   }
-  bool close() { return std::fclose(std::exchange(handle, nullptr)) == 0; }
 };
+
+//! The writer's output, an atomic_file. A failed write may not throw through libpng's C frames: the file keeps its
+//! reason, and libpng's error path (a longjmp) ends the encoding.
+inline void png_write_to_file(png_structp png, png_bytep data, std::size_t bytes) {
+  if (!static_cast<atomic_file*>(png_get_io_ptr(png))->write_or_keep_error(data, bytes)) png_error(png, "write failed");
+}
+
+// Given no flush function, libpng would fflush its output as a FILE*; the file is flushed when it is committed.
+inline void png_flush_nothing(png_structp) {}
 
 //! libpng's read or write structures, with the message its error function fills; destroyed on every path.
 template <bool Reading>
@@ -99,7 +108,8 @@ inline std::string errno_text() { return std::generic_category().message(errno);
 
 //! Writes `rgb` (width·height·3 bytes: rows top to bottom, red, green, blue) as an 8-bit RGB PNG. The sizes must be
 //! positive and at most libpng's limit (1 000 000 per side); they are checked before the file is created.
-//! A file that cannot be created or written, or a libpng error, is a voxformer::error naming the file.
+//! A file that cannot be created or written, or a libpng error, is a voxformer::error naming the file; the file is
+//! then left as it was (atomic_file.hpp).
 inline void write_png(const std::filesystem::path& path, std::span<const std::uint8_t> rgb, index_t width,
                       index_t height) {
   using voxformer::detail::require;
@@ -111,21 +121,20 @@ inline void write_png(const std::filesystem::path& path, std::span<const std::ui
   require(rgb.size() == static_cast<std::size_t>(bytes), where, ": ", rgb.size(), " bytes, a ", width, "x", height,
           " RGB image has ", bytes);
 
-  detail::stdio_file file(path, "wb");
-  require(file.handle != nullptr, where, ": cannot open for writing: ", detail::errno_text());
-  detail::png_handles<false> handles;
-  require(handles.info != nullptr, where, ": libpng could not allocate its structures");
-  const bool encoded = detail::png_try(handles.png, [&] {
-    png_init_io(handles.png, file.handle);
-    png_set_IHDR(handles.png, handles.info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8,
-                 PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(handles.png, handles.info);
-    for (index_t y = 0; y < height; ++y) png_write_row(handles.png, rgb.data() + 3 * width * y);
-    png_write_end(handles.png, nullptr);
+  detail::write_file_atomically(path, where, [&](detail::atomic_file& file) {
+    detail::png_handles<false> handles;
+    require(handles.info != nullptr, where, ": libpng could not allocate its structures");
+    const bool encoded = detail::png_try(handles.png, [&] {
+      png_set_write_fn(handles.png, &file, detail::png_write_to_file, detail::png_flush_nothing);
+      png_set_IHDR(handles.png, handles.info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8,
+                   PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+      png_write_info(handles.png, handles.info);
+      for (index_t y = 0; y < height; ++y) png_write_row(handles.png, rgb.data() + 3 * width * y);
+      png_write_end(handles.png, nullptr);
+    });
+    file.throw_if_write_failed();  // the system's reason, rather than libpng's "write failed"
+    require(encoded, where, ": libpng: ", handles.message.text);
   });
-  require(encoded, where, ": libpng: ", handles.message.text);
-  const bool closed = file.close();  // before errno is read (require's arguments come in any order)
-  require(closed, where, ": cannot write: ", detail::errno_text());
 }
 
 //! Reads a PNG of any colour type and bit depth as 8-bit RGB: palette and grey are expanded, 16-bit samples scaled

@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -37,6 +36,8 @@
 #include <vector>
 
 #include "voxformer/core/error.hpp"
+#include "voxformer/io/atomic_file.hpp"
+#include "voxformer/io/json.hpp"
 
 namespace voxformer::io {
 
@@ -264,73 +265,22 @@ struct safetensors_contents {
   std::map<std::string, std::string> metadata;
 };
 
-//! Fails, while the header is parsed, on a key seen twice in one object (nlohmann's DOM would silently keep
-//! one of them) and on JSON nested deeper than any valid header (root → entry → shape array): nlohmann's
-//! serialisation (the message excerpts below), copies and comparisons recurse, and would overflow the stack on
-//! a hostile header's 10⁵ nested arrays.
-class safetensors_header_guard {
- public:
-  explicit safetensors_header_guard(const std::string& where) : where_(where) {}
-
-  bool operator()(int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    using event_t = nlohmann::json::parse_event_t;
-    switch (event) {
-      case event_t::object_start:
-      case event_t::array_start:
-        if (depth >= 3) {
-          voxformer::detail::fail(where_, ": ", context(), ": JSON nested deeper than a safetensors header allows (",
-                                  event == event_t::object_start ? "an object" : "an array", " at depth ", depth, ")");
-        }
-        containers_.push_back({event == event_t::object_start, {}});
-        break;
-      case event_t::object_end:
-      case event_t::array_end: containers_.pop_back(); break;
-      case event_t::key: {
-        auto& keys = containers_.back().keys;
-        const std::string& key = parsed.get_ref<const std::string&>();
-        if (depth == 1) entry_ = key;
-        if (depth == 2) field_ = key;
-        if (!keys.insert(key).second) {
-          if (depth == 1) voxformer::detail::fail(where_, ": duplicate key '", key, "' in the header");
-          voxformer::detail::fail(where_, ": ", context_of_object(), ": duplicate key '", key, "'");
-        }
-        break;
-      }
-      case event_t::value: break;
-    }
-    return true;
-  }
-
- private:
-  struct container {
-    bool object;
-    std::set<std::string> keys;
-  };
-  std::string context_of_object() const {
-    return entry_ == "__metadata__" ? std::string("__metadata__") : "tensor '" + entry_ + "'";
-  }
-  std::string context() const {
-    std::string c = context_of_object();
-    if (containers_.size() >= 2 && containers_[1].object)
-      c += (entry_ == "__metadata__" ? ", key '" : ", field '") + field_ + "'";
-    return c;
-  }
-
-  const std::string& where_;
-  std::vector<container> containers_;
-  std::string entry_, field_;
-};
+//! The header's strict parse (io/json.hpp): root → entry → shape array is as deep as a valid header goes, and a
+//! message names the entry (and its field, or the metadata key) it is about.
+inline strict_json_guard safetensors_header_guard(const std::string& where) {
+  return strict_json_guard(where, 3, "a safetensors header", [](const std::vector<std::string>& keys) -> std::string {
+    if (keys.empty()) return "header";
+    const bool metadata = keys[0] == "__metadata__";
+    std::string context = metadata ? std::string("__metadata__") : "tensor '" + keys[0] + "'";
+    if (keys.size() >= 2) context += (metadata ? ", key '" : ", field '") + keys[1] + "'";
+    return context;
+  });
+}
 
 inline std::optional<std::uint64_t> json_unsigned(const nlohmann::json& j) {
   if (j.is_number_unsigned()) return j.get<std::uint64_t>();
   if (j.is_number_integer() && j.get<std::int64_t>() >= 0) return static_cast<std::uint64_t>(j.get<std::int64_t>());
   return std::nullopt;
-}
-
-inline std::string json_excerpt(const nlohmann::json& j) {
-  std::string text = j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
-  if (text.size() > 64) text = text.substr(0, 61) + "...";
-  return text;
 }
 
 // (Checks whose message formats JSON or shapes are `if (!ok) fail(...)`: `require` would build the message for
@@ -512,7 +462,8 @@ class safetensors_file {
     auto contents = std::make_unique<detail::safetensors_contents>();
     contents->source = path.string();
     const std::string where = detail::safetensors_where(contents->source);
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; it is then refused below.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     voxformer::detail::require(fd >= 0, where, ": cannot open: ", std::strerror(errno));
     struct stat info {};
     const int stat_result = ::fstat(fd, &info);
@@ -737,13 +688,10 @@ inline void write_safetensors(const std::filesystem::path& path, std::span<const
                               const std::map<std::string, std::string>& metadata = {}) {
   const std::string where = detail::safetensors_where(path.string());
   const std::string prefix = detail::safetensors_prefix(tensors, metadata, where);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  voxformer::detail::require(out.is_open(), where, ": cannot open for writing");
-  out.write(prefix.data(), static_cast<std::streamsize>(prefix.size()));
-  for (const auto& t : tensors)
-    out.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
-  out.close();
-  voxformer::detail::require(!out.fail(), where, ": write failed");
+  detail::write_file_atomically(path, where, [&](detail::atomic_file& file) {
+    file.write(prefix);
+    for (const auto& t : tensors) file.write(t.bytes.data(), t.bytes.size());
+  });
 }
 
 }  // namespace voxformer::io

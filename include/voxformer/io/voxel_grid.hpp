@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <span>
 #include <sstream>
 #include <string>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "voxformer/core/error.hpp"
+#include "voxformer/io/atomic_file.hpp"
 #include "voxformer/io/binary_file.hpp"
 
 namespace voxformer::io {
@@ -94,9 +94,7 @@ inline void write_packed_grid(const std::filesystem::path& path, std::span<const
   voxformer::detail::require(voxels.size() == expected, where, ": ", voxels.size(), " voxels, a ",
                              detail::grid_string(extents), " grid has ", expected);
   const auto bytes = pack_grid(voxels);
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  voxformer::detail::require(out.good(), where, ": cannot write");
+  detail::write_file_atomically(path, where, bytes.data(), bytes.size());
 }
 
 }  // namespace voxformer::io

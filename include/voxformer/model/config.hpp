@@ -5,12 +5,16 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "voxformer/core/error.hpp"
+#include "voxformer/core/layout_check.hpp"
 #include "voxformer/ops/msda/msda_levels.hpp"
 #include "voxformer/ops/rebatch/camera_projection.hpp"
 
@@ -24,6 +28,29 @@ enum class self_attention_kind { planar, volumetric };
 //! (model/head.hpp); `model_config::validate` enforces them.
 inline constexpr index_t head_max_channels = 1024;
 inline constexpr index_t head_max_classes = 256;
+
+//! The bounds `model_config::validate` holds a configuration to, besides the head's (`head_max_channels`,
+//! `head_max_classes`) and MSDA's (`msda_max_levels`, `msda_max_extent`, `msda_max_level_size`). The generous
+//! ones are far above any published VoxFormer: they keep every size computed from a configuration, and the sum
+//! of all of them, within 64 bits.
+struct model_limits {
+  //! Voxels of the query grid: the ×2 output grid (8 voxels per voxel) and the query lists are indexed in int32.
+  static constexpr index_t voxels = std::numeric_limits<std::int32_t>::max() / 8;
+  //! Rows of the rebatched camera lists, at most cameras × voxels: indexed in int32.
+  static constexpr index_t camera_rows = std::numeric_limits<std::int32_t>::max();
+  //! An extent of the volume, the view or the image: the first two are sampled as MSDA levels, the image's
+  //! normalise pixel coordinates in fp32, which holds every integer up to it.
+  static constexpr index_t extent = msda_max_extent;
+  //! Generous: sampling points per head and level (VoxFormer: 8), layers per stack (3, 2), the FFN's width
+  //! (256), cameras (5, 1), rows of level_embeds (4).
+  static constexpr index_t count = index_t{1} << 16;
+  //! Generous: sampling points per query of a layer (VoxFormer: 64 cross, 128 self); keeps each layer's weights
+  //! under 2^32 elements.
+  static constexpr index_t samples = index_t{1} << 20;
+  //! Elements of one buffer the model lays out (rows × width: sampling rows, position tables, FFN rows, image
+  //! values): terabytes, beyond any machine, and a bound that keeps all the buffers' bytes together within 64 bits.
+  static constexpr index_t buffer_elements = index_t{1} << 40;
+};
 
 //! Height × width of one image feature level.
 struct feature_shape {
@@ -98,54 +125,91 @@ struct model_config {
     detail::fail("voxformer::model_config: unknown variant '", name, "' (expected T, S, T-3D or S-3D)");
   }
 
-  //! Throws `voxformer::error` naming the first value that cannot work, and why.
+  //! Throws `voxformer::error` naming the first value that cannot work, and why. Once it has passed, every size
+  //! the model computes from the configuration — parameter shapes, workspace and memory plans — fits its type.
   void validate() const {
     constexpr const char* where = "voxformer::model_config";
-    auto positive = [&](const char* name, index_t value) {
-      detail::require(value > 0, where, ": ", name, " must be positive, got ", value);
+    auto in_range = [&](std::string_view name, index_t value, index_t low, index_t high, std::string_view why = "") {
+      if (value < low || value > high)
+        detail::fail(where, ": ", name, " (", value, ") must be in [", low, ", ", high, "]", why);
     };
-    constexpr index_t max_voxels = std::numeric_limits<std::int32_t>::max() / 8;  // output-grid indices fit int32
-    for (int a = 0; a < 3; ++a) {
-      positive("volume extent", volume[a]);
-      // Bounded one by one first, so that the product below cannot overflow.
-      detail::require(volume[a] <= max_voxels, where, ": volume extent ", volume[a], " is too large");
-    }
-    detail::require(volume[0] <= max_voxels / volume[1] && volume[0] * volume[1] <= max_voxels / volume[2], where,
-                    ": the volume ", volume[0], "x", volume[1], "x", volume[2],
-                    " has too many voxels; voxel indices of the output grid must fit int32");
-    positive("embed_dims", embed_dims);
-    detail::require(embed_dims <= head_max_channels, where, ": embed_dims (", embed_dims,
-                    ") exceeds the ", head_max_channels, " channels the fused head holds per voxel");
-    positive("heads", heads);
-    detail::require(embed_dims % heads == 0, where, ": heads (", heads, ") must divide embed_dims (", embed_dims, ")");
+    // Π factors ≤ limit in checked arithmetic (a product that overflows is beyond the limit too).
+    auto bounded_product = [&](std::string_view what, std::initializer_list<index_t> factors, index_t limit,
+                              std::string_view why = "") {
+      index_t product = 1;
+      if (detail::product_within(factors, product) && product <= limit) return;
+      std::ostringstream values;
+      const char* separator = "";
+      for (const index_t f : factors) values << std::exchange(separator, " x ") << f;
+      detail::fail(where, ": ", what, " (", values.str(), ") must be at most ", limit, why);
+    };
+    auto indexed = [](std::string_view name, std::size_t i, std::string_view member = "") {
+      return std::string(name) + "[" + std::to_string(i) + "]" + std::string(member);
+    };
+
+    // Each field on its own first: no product of fields below can then overflow.
+    detail::require(self_attention == self_attention_kind::planar || self_attention == self_attention_kind::volumetric,
+                    where, ": self_attention must be planar or volumetric, got ", static_cast<int>(self_attention));
+    for (std::size_t a = 0; a < 3; ++a)
+      in_range(indexed("volume", a), volume[a], 1, model_limits::extent,
+               ": the volumetric self-attention samples the volume as an MSDA level");
+    bounded_product("voxels X*Y*Z", {volume[0], volume[1], volume[2]}, model_limits::voxels,
+                   ": the output grid, 8 voxels per voxel, is indexed in int32");
+    for (std::size_t a = 0; a < 2; ++a)
+      in_range(indexed("view_shape", a), view_shape[a], 1, model_limits::extent,
+               ": the planar self-attention samples the view as an MSDA level");
+    // Both extents at most 2^24: their product cannot overflow.
+    detail::require(view_shape[0] * view_shape[1] == voxels(), where, ": the self-attention view ", view_shape[0], "x",
+                    view_shape[1], " has ", view_shape[0] * view_shape[1], " cells, but the volume ", volume[0], "x",
+                    volume[1], "x", volume[2], " has ", voxels(), " voxels");
+    in_range("embed_dims", embed_dims, 2, head_max_channels, ": the fused head holds at most that many per voxel");
     detail::require(embed_dims % 2 == 0, where, ": embed_dims (", embed_dims,
                     ") must be even: the positional encoding gives half to rows, half to columns");
-    positive("points_cross", points_cross);
-    positive("points_self", points_self);
-    detail::require(layers_cross >= 0 && layers_self >= 0, where, ": layer counts cannot be negative, got ",
-                    layers_cross, " cross and ", layers_self, " self");
-    positive("ffn_hidden", ffn_hidden);
-    positive("cameras", cameras);
-    detail::require(classes >= 1 && classes <= head_max_classes, where, ": classes must be in [1, ", head_max_classes,
-                    "] (labels are uint8), got ", classes);
-    detail::require(!feature_shapes.empty() && levels() <= msda_max_levels, where, ": between 1 and ", msda_max_levels,
-                    " feature levels are supported, got ", levels());
-    for (const auto& s : feature_shapes)
-      detail::require(s.height > 0 && s.width > 0 && s.height <= msda_max_extent && s.width <= msda_max_extent, where,
-                      ": a feature level of ", s.height, "x", s.width, " cannot be sampled");
-    detail::require(level_embed_rows >= levels(), where, ": level_embed_rows (", level_embed_rows,
-                    ") must cover the ", levels(), " feature levels");
-    detail::require(view_shape[0] > 0 && view_shape[1] > 0 && view_shape[0] <= voxels() && view_shape[1] <= voxels(),
-                    where, ": the self-attention view ", view_shape[0], "x", view_shape[1], " cannot hold the ", voxels(),
-                    " voxels of the volume");  // bounded first: the product below cannot overflow
-    detail::require(view_shape[0] * view_shape[1] == voxels(), where,
-                    ": the self-attention view ", view_shape[0], "x", view_shape[1], " has ", view_shape[0] * view_shape[1],
-                    " cells, but the volume ", volume[0], "x", volume[1], "x", volume[2], " has ", voxels(), " voxels");
-    for (int a = 0; a < 3; ++a)
-      detail::require(std::isfinite(range.min[a]) && std::isfinite(range.max[a]) && range.max[a] > range.min[a], where,
-                      ": point-cloud range axis ", a, " is [", range.min[a], ", ", range.max[a], "]");
-    detail::require(image.height > 0 && image.width > 0, where, ": image size must be positive, got ", image.height,
-                    "x", image.width);
+    in_range("heads", heads, 1, embed_dims, ": a head has at least one channel");
+    detail::require(embed_dims % heads == 0, where, ": heads (", heads, ") must divide embed_dims (", embed_dims, ")");
+    in_range("points_cross", points_cross, 1, model_limits::count);
+    in_range("points_self", points_self, 1, model_limits::count);
+    in_range("layers_cross", layers_cross, 0, model_limits::count);
+    in_range("layers_self", layers_self, 0, model_limits::count);
+    in_range("ffn_hidden", ffn_hidden, 1, model_limits::count);
+    in_range("cameras", cameras, 1, model_limits::count);
+    in_range("classes", classes, 1, head_max_classes, ": labels are uint8");
+    in_range("feature levels", levels(), 1, msda_max_levels);
+    for (std::size_t l = 0; l < feature_shapes.size(); ++l) {
+      const auto& s = feature_shapes[l];
+      in_range(indexed("feature_shapes", l, ".height"), s.height, 1, msda_max_extent);
+      in_range(indexed("feature_shapes", l, ".width"), s.width, 1, msda_max_extent);
+      bounded_product(indexed("the cells of feature_shapes", l), {s.height, s.width}, msda_max_level_size,
+                     ": MSDA numbers the cells of a level in int32");
+    }
+    in_range("level_embed_rows", level_embed_rows, levels(), model_limits::count, ": a row per feature level at least");
+    in_range("image.height", image.height, 1, model_limits::extent, ": pixel coordinates are normalised in fp32");
+    in_range("image.width", image.width, 1, model_limits::extent, ": pixel coordinates are normalised in fp32");
+    for (std::size_t a = 0; a < 3; ++a) {
+      constexpr double largest = std::numeric_limits<float>::max();
+      const double low = range.min[a], high = range.max[a];
+      detail::require(std::abs(low) <= largest && std::abs(high) <= largest && low < high, where,
+                      ": point-cloud range axis ", a, " is [", low, ", ", high,
+                      "]; it must have min < max, both finite in fp32 (reference points are projected in fp32)");
+    }
+
+    // Then the products the implementation indexes in int32 or lays out as one buffer.
+    bounded_product("cameras x voxels", {cameras, voxels()}, model_limits::camera_rows,
+                   ": the rebatched camera rows are indexed in int32");
+    bounded_product("the cross-attention's samples per query, heads x levels x points_cross",
+                   {heads, levels(), points_cross}, model_limits::samples);
+    bounded_product("the self-attention's samples per query, heads x 2 x points_self", {heads, 2, points_self},
+                   model_limits::samples);
+    // Rows of every voxel (the proposals, the chunks and the view's rows or columns are at most that many) times
+    // each row's width: offsets (2 per sample) and weights (1) of the cross-attention; offsets (self_dims) and
+    // weights of the self-attention, also its position tables; the FFN's hidden layer.
+    bounded_product("the cross-attention's sampling rows, voxels x 3 x heads x levels x points_cross",
+                   {voxels(), 3, heads, levels(), points_cross}, model_limits::buffer_elements);
+    bounded_product("the self-attention's sampling rows, voxels x (self_dims + 1) x heads x 2 x points_self",
+                   {voxels(), self_dims() + 1, heads, 2, points_self}, model_limits::buffer_elements);
+    bounded_product("the FFN's hidden rows, voxels x ffn_hidden", {voxels(), ffn_hidden}, model_limits::buffer_elements);
+    bounded_product("the image values, cameras x feature rows x embed_dims", {cameras, feature_rows(), embed_dims},
+                   model_limits::buffer_elements);
   }
 };
 

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
+#include <limits>
 
 #include "voxformer/core/config.hpp"
 #include "voxformer/core/error.hpp"
+#include "voxformer/core/layout_check.hpp"
 
 namespace voxformer {
 
@@ -31,13 +34,20 @@ struct qpn_config {
   index_t voxels() const { return grid[0] * grid[1] * grid[2]; }
   index_t output_voxels() const { return voxels() / 8; }
 
+  //! Bounds of the grid. An extent: 2^16, so that a channel count f = Z keeps each weight under (2.5 · 2^16)² · 9
+  //! elements. The voxels: the proposal [X/2, Y/2, Z/2] is stage 2's query grid, whose output grid, the size of this
+  //! one, is indexed in int32 (`model_limits::voxels`); every buffer of stage 1 is a small multiple of them.
+  static constexpr index_t max_extent = index_t{1} << 16;
+  static constexpr index_t max_voxels = std::numeric_limits<std::int32_t>::max();
+
   void validate() const {
-    constexpr index_t largest = index_t{1} << 16;  // keeps every product of sizes far from overflow
-    for (int a = 0; a < 3; ++a)
-      detail::require(grid[static_cast<std::size_t>(a)] > 0 && grid[static_cast<std::size_t>(a)] % 8 == 0 &&
-                          grid[static_cast<std::size_t>(a)] <= largest,
-                      "voxformer::qpn_config: grid extent ", a, " must be a positive multiple of 8 up to ", largest,
-                      ", got ", grid[static_cast<std::size_t>(a)]);
+    for (std::size_t a = 0; a < 3; ++a)
+      detail::require(grid[a] > 0 && grid[a] % 8 == 0 && grid[a] <= max_extent, "voxformer::qpn_config: grid extent ",
+                      a, " must be a positive multiple of 8 up to ", max_extent, ", got ", grid[a]);
+    index_t count = 1;
+    detail::require(detail::product_within({grid[0], grid[1], grid[2]}, count) && count <= max_voxels, "voxformer::qpn_config: voxels X*Y*Z (", grid[0], " x ", grid[1],
+                    " x ", grid[2], ") must be at most ", max_voxels,
+                    ": the proposal is stage 2's query grid, whose output grid, this one, is indexed in int32");
   }
 };
 

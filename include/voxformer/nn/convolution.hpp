@@ -45,6 +45,8 @@ struct conv_window {
   }
 
   VOXFORMER_HOST_DEVICE constexpr index_t taps() const { return kernel[0] * kernel[1] * kernel[2]; }
+  //! A positive kernel and dilation and a non-negative padding along an axis.
+  constexpr bool valid(int axis) const { return kernel[axis] > 0 && dilation[axis] > 0 && padding[axis] >= 0; }
   //! Output extent minus input extent along an axis (0 for a "same" window).
   constexpr index_t growth(int axis) const { return 2 * padding[axis] - dilation[axis] * (kernel[axis] - 1); }
 };
@@ -232,8 +234,8 @@ conv_weights<T> prepare_conv(const Executor& executor, std::initializer_list<con
   for (const auto& term : terms) {
     const auto& k = term.window.kernel;
     for (int a = 0; a < 3; ++a)
-      detail::require(k[a] > 0 && term.window.dilation[a] > 0 && term.window.padding[a] >= 0, op,
-                      ": a window along axis ", a, " needs a positive kernel and dilation and a non-negative padding");
+      detail::require(term.window.valid(a), op, ": a window along axis ", a,
+                      " needs a positive kernel and dilation and a non-negative padding");
     expect_shape(op, "weight", "[C_out, C_in, k0, k1, k2]", term.weight, {out, any_extent, k[0], k[1], k[2]});
     if (term.scale.data() != nullptr) expect_shape(op, "scale", "[C_out]", term.scale, {out});
     if (term.shift.data() != nullptr) expect_shape(op, "shift", "[C_out]", term.shift, {out});
@@ -325,8 +327,8 @@ void validate(const Executor& executor, const conv_arguments<T>& args) {
   for (int t = 0; t < w.terms; ++t) {
     const auto& window = w.windows[t];
     for (int a = 0; a < 3; ++a)
-      detail::require(window.kernel[a] > 0 && window.dilation[a] > 0 && window.padding[a] >= 0, op, ": term ", t,
-                      "'s window along axis ", a, " needs a positive kernel and dilation and a non-negative padding");
+      detail::require(window.valid(a), op, ": term ", t, "'s window along axis ", a,
+                      " needs a positive kernel and dilation and a non-negative padding");
     columns += w.in_channels[t] * window.taps();
   }
   expect_shape(op, "weights.packed", "[C_out, sum of C_in * taps]", w.packed, {w.out_channels(), columns});

@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <ranges>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -31,6 +30,7 @@
 #include "voxformer/model/cross_attention.hpp"
 #include "voxformer/model/head.hpp"
 #include "voxformer/model/image_values.hpp"
+#include "voxformer/model/parameter_checks.hpp"
 #include "voxformer/model/parameters.hpp"
 #include "voxformer/model/self_attention.hpp"
 #include "voxformer/ops/common/compaction.hpp"
@@ -40,6 +40,7 @@
 #include "voxformer/ops/scatter/mask_token_scatter.hpp"
 #include "voxformer/ops/voxel/proposal.hpp"
 #include "voxformer/ops/voxel/volume_geometry.hpp"
+#include "voxformer/pipeline/frame_inputs.hpp"
 #include "voxformer/pipeline/stage_report.hpp"
 
 namespace voxformer {
@@ -74,48 +75,6 @@ struct voxel_reference_point {
 
 }  // namespace kernels
 
-namespace detail {
-
-//! A tensor of rank `Rank`, or of rank `Rank − 1` seen with a leading extent of 1 (a batch of one).
-template <class T, int Rank, class X>
-tensor_view<T, Rank> as_batched_view(X&& x, const char* op, const std::string& arg) {
-  auto promote = [](const tensor_view<T, Rank - 1>& v) {
-    std::array<index_t, Rank> extents{}, strides{};
-    extents[0] = 1, strides[0] = 0;
-    for (int d = 0; d < Rank - 1; ++d) extents[d + 1] = v.extent(d), strides[d + 1] = v.stride(d);
-    return tensor_view<T, Rank>(v.data(), extents, strides, v.space());
-  };
-  if constexpr (static_tensor<X>) {
-    if constexpr (view_type_of<X>::rank == Rank - 1) return promote(as_view<T, Rank - 1>(x, op, arg));
-    else return as_view<T, Rank>(x, op, arg);
-  } else {
-    static_assert(dynamic_tensor_source<X>, "voxformer: this argument is not a tensor voxformer knows");
-    if (traits_of<X>::describe(x).rank == Rank - 1) return promote(as_view<T, Rank - 1>(x, op, arg));
-    return as_view<T, Rank>(x, op, arg);
-  }
-}
-
-//! A proposal as a flat contiguous view: [X·Y·Z], or [X, Y, Z] of exactly the volume's extents (a transposed
-//! grid of the same size would otherwise be read in the wrong voxel order).
-template <class M, class X>
-tensor_view<const M, 1> as_flat_mask(X&& x, const char* op, const std::array<index_t, 3>& volume) {
-  auto flat_volume = [&](const tensor_view<const M, 3>& grid) {
-    expect_shape(op, "proposal", "[X, Y, Z]", grid, {volume[0], volume[1], volume[2]});
-    return flat_contiguous(op, "proposal", grid);
-  };
-  if constexpr (static_tensor<X>) {
-    constexpr int rank = view_type_of<X>::rank;
-    static_assert(rank == 1 || rank == 3, "voxformer::pipeline: the proposal is [X*Y*Z] or [X, Y, Z]");
-    if constexpr (rank == 3) return flat_volume(as_view<const M, 3>(x, op, "proposal"));
-    else return flat_contiguous(op, "proposal", as_view<const M, 1>(x, op, "proposal"));
-  } else {
-    if (traits_of<X>::describe(x).rank == 3) return flat_volume(as_view<const M, 3>(x, op, "proposal"));
-    return flat_contiguous(op, "proposal", as_view<const M, 1>(x, op, "proposal"));
-  }
-}
-
-}  // namespace detail
-
 template <class Executor, class T = float>
 class pipeline {
   using I = std::int32_t;
@@ -126,32 +85,18 @@ class pipeline {
   //! [N, C] (after mask-token completion), `self_layer<i>` [N, C].
   using observer = std::function<void(std::string_view stage, tensor_view<const T, 2> output)>;
 
-  //! Validates the configuration and the parameters' shapes, precomputes the derived weights and allocates
-  //! all frame memory. `parameters` are views: what they point into must outlive the pipeline.
+  //! Validates the configuration and the parameters (shapes, data, memory space), precomputes the derived
+  //! weights and allocates all frame memory. `parameters` are views: what they point into must outlive the
+  //! pipeline.
   pipeline(const Executor& executor, model_config config, const model_parameters<T>& parameters,
-           pipeline_options options = {})
-      : context_(executor), executor_(context_.executor()), config_(std::move(config)), params_(parameters),
-        options_(options) {
-    constexpr const char* op = "voxformer::pipeline";
-    config_.validate();
-    check_parameters(op);
-    detail::require(options_.max_proposals >= 0 && options_.max_proposals <= config_.voxels(), op,
-                    ": max_proposals must be in [0, ", config_.voxels(), "] (0 = every voxel), got ",
-                    options_.max_proposals);
-    if (options_.max_proposals == 0) options_.max_proposals = config_.voxels();
-    detail::require(options_.chunk_rows > 0, op, ": chunk_rows must be positive, got ", options_.chunk_rows);
-    // No chunk needs more rows than the volume has voxels (results do not depend on the chunk size).
-    options_.chunk_rows = std::min(options_.chunk_rows, config_.voxels());
-    build_derived();
-    build_frame_memory();
-    name_stages();
-  }
+           pipeline_options options = {});
 
   void observe(observer callback) { observer_ = std::move(callback); }
 
-  //! One frame: `features` one tensor per level — [1, K, C, h, w] or [K, C, h, w], any strides (a single
-  //! tensor when the configuration has one level, else a range of them); `lidar2img` [K, 4, 4] float;
+  //! One frame: `features` one tensor per level — [1, K, C, h, w] or [K, C, h, w], any strides, finite (a single
+  //! tensor when the configuration has one level, else a range of them); `lidar2img` [K, 4, 4] float, finite;
   //! `proposal` [X, Y, Z] or [X·Y·Z] of any arithmetic type (> 0 = proposed); `labels` [2X, 2Y, 2Z] uint8.
+  //! Every argument is checked before anything is written; outputs may not overlap inputs.
   template <class ProposalElement = deduce, class Features, class Matrices, class Proposal, class Labels>
   const run_report& run(Features&& features, Matrices&& lidar2img, Proposal&& proposal, Labels&& labels) {
     return run_frame<ProposalElement>(features, lidar2img, proposal, labels, tensor_view<T, 4>{});
@@ -174,73 +119,53 @@ class pipeline {
   const pipeline_options& options() const { return options_; }
 
  private:
+  //! The user's tensors turned into checked views (the proposal's element type apart, which only `propose` reads):
+  //! from here on a frame is the same code for every tensor type.
+  struct frame_views {
+    tensor_view<const float, 3> lidar2img;
+    tensor_view<std::uint8_t, 3> labels;
+    tensor_view<T, 4> logits;  //!< empty when the caller wants labels only
+  };
+
   template <class ProposalElement, class Features, class Matrices, class Proposal, class Labels>
   const run_report& run_frame(Features& features, Matrices& lidar2img, Proposal& proposal, Labels& labels,
                               const tensor_view<T, 4>& logits) {
     constexpr const char* op = "voxformer::pipeline::run";
     using M = resolve_element_t<ProposalElement, Proposal, std::uint8_t>;
-    // Every input is checked before the first stage runs.
     const auto mask = detail::as_flat_mask<M>(proposal, op, config_.volume);
     expect_shape(op, "proposal", "[X*Y*Z]", mask, {config_.voxels()});
     expect_accessible(op, "proposal", executor_, mask);
-    const auto matrices = as_view<const float, 3>(lidar2img, op, "lidar2img");
-    expect_shape(op, "lidar2img", "[cameras, 4, 4]", matrices, {config_.cameras, 4, 4});
-    expect_finite_host_matrices(op, matrices);
-    read_feature_levels(features, op);
-    const auto label_view = as_view<std::uint8_t, 3>(labels, op, "labels");
+    frame_views frame{as_view<const float, 3>(lidar2img, op, "lidar2img"), as_view<std::uint8_t, 3>(labels, op, "labels"),
+                      logits};
+    expect_shape(op, "lidar2img", "[cameras, 4, 4]", frame.lidar2img, {config_.cameras, 4, 4});
+    expect_accessible(op, "lidar2img", executor_, frame.lidar2img);
+    expect_finite_values<float>(op, "lidar2img", frame.lidar2img);
+    detail::for_each_feature_level(features, feature_levels_.size(), op, [&](auto& level, std::size_t l) {
+      const std::string arg = "features[" + std::to_string(l) + "]";
+      feature_levels_[l] = detail::as_batched_view<const T, 5>(level, op, arg);
+      check_image_level(op, config_, static_cast<index_t>(l), feature_levels_[l]);
+      expect_accessible(op, arg, executor_, feature_levels_[l]);
+      expect_finite_values<T>(op, arg, feature_levels_[l]);
+    });
     const auto grid = config_.output_volume();
-    expect_shape(op, "labels", "[2X, 2Y, 2Z]", label_view, {grid[0], grid[1], grid[2]});
-    expect_accessible(op, "labels", executor_, label_view);
-    expect_disjoint(op, "labels", label_view, "logits", logits);
+    expect_shape(op, "labels", "[2X, 2Y, 2Z]", frame.labels, {grid[0], grid[1], grid[2]});
+    expect_accessible(op, "labels", executor_, frame.labels);
+    for (const auto& output : {detail::memory_of("labels", frame.labels), detail::memory_of("logits", logits)}) {
+      expect_no_aliasing(op, {output}, {detail::memory_of("proposal", mask), detail::memory_of("lidar2img", frame.lidar2img)});
+      for (std::size_t l = 0; l < feature_levels_.size(); ++l)
+        expect_no_aliasing(op, {output}, {detail::memory_of("features[" + std::to_string(l) + "]", feature_levels_[l])});
+    }
+    expect_disjoint(op, "labels", frame.labels, "logits", logits);
 
-    std::size_t stage = 0;
-    auto finish = [&](std::size_t scratch_bytes) {
-      synchronize(executor_);
-      report_.stages[stage].milliseconds = clock_.milliseconds();
-      report_.stages[stage].bytes = frame_bytes_ + scratch_bytes;
-      ++stage;
-      clock_ = detail::stage_clock{};
-    };
     clock_ = detail::stage_clock{};
-    const index_t nq = run_proposal(mask, op);
-    finish(proposal_scratch_bytes_);
-    const cross_frame<T, I> frame = run_projection(matrices, nq);
-    finish(batch_scratch_bytes_);
-
-    const auto queries = leading_slice(queries_, 0, nq);
-    const auto unmasked = tensor_view<const I, 1>(leading_slice(unmasked_, 0, nq));
-    run_op(gather_rows_arguments<T, I>{params_.bev_embed, unmasked, queries});
-    for (std::size_t l = 0; l < cross_.size(); ++l) {
-      cross_[l].run(executor_, frame, queries, options_.chunk_rows, stage_scratch_);
-      notify(stage, tensor_view<const T, 2>(queries));
-      finish(cross_scratch_bytes_);
-    }
-    run_op(mask_token_scatter_arguments<T, I>{queries, unmasked, params_.mask_embed, volume_});
-    notify(stage, tensor_view<const T, 2>(volume_));
-    finish(0);
-    for (std::size_t l = 0; l < self_.size(); ++l) {
-      if (l == 0)
-        self_[l].run_first(executor_, volume_, tensor_view<const T, 2>(queries), unmasked,
-                           tensor_view<const I, 1>(seed_row_of_), options_.chunk_rows, stage_scratch_);
-      else
-        self_[l].run(executor_, volume_, options_.chunk_rows, stage_scratch_);
-      notify(stage, tensor_view<const T, 2>(volume_));
-      finish(self_scratch_bytes_);
-    }
-    head_->run(executor_, tensor_view<const T, 2>(volume_), label_view, logits);
-    finish(0);
-    return report_;
+    propose(mask, op);
+    return run_stages(frame);
   }
 
-  //! An op on the pipeline's own views (no scratch): validate, then run.
-  template <class Args>
-  void run_op(const Args& args) {
-    validate(executor_, args);
-    voxformer::run(executor_, args);
-  }
-
+  //! The proposal → the query lists (`unmasked_`, `masked_`, their counts): the only step that reads the
+  //! proposal's own element type.
   template <class M>
-  index_t run_proposal(const tensor_view<const M, 1>& mask, const char* op) {
+  void propose(const tensor_view<const M, 1>& mask, const char* op) {
     const index_t proposed =
         detail::count_flagged(executor_, mask.size(), kernels::proposal_flag<tensor_view<const M, 1>, true>{mask},
                               proposal_scratch_);
@@ -249,210 +174,26 @@ class pipeline {
     const proposal_arguments<M, I> args{mask, unmasked_, masked_, make_view<1>(proposal_counts_, {2})};
     validate(executor_, args);
     voxformer::run(executor_, args, proposal_scratch_);
-    const index_t nq = proposal_counts_[0];
-    report_.proposals = nq;
-    seed_rows_of_voxels(executor_, tensor_view<const I, 1>(leading_slice(unmasked_, 0, nq)), seed_row_of_);
-    return nq;
   }
 
-  cross_frame<T, I> run_projection(const tensor_view<const float, 3>& matrices, index_t nq) {
-    const index_t cameras = config_.cameras;
-    const auto unmasked = tensor_view<const I, 1>(leading_slice(unmasked_, 0, nq));
-    const auto reference = tensor_view<double, 3>(reference_.data(), {nq, 1, 3});
-    const auto reference_cam = tensor_view<float, 4>(reference_cam_.data(), {cameras, nq, 1, 2});
-    const auto visible = tensor_view<std::uint8_t, 3>(visible_.data(), {cameras, nq, 1});
-    const auto row_of = tensor_view<I, 2>(row_of_.data(), {cameras, nq});
-    const volume_geometry grid{{0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}, {config_.volume[0], config_.volume[1], config_.volume[2]}};
-    parallel_for(executor_, nq, kernels::voxel_reference_point<I>{unmasked, reference, grid});
-    run_op(projection_arguments<double>{reference, config_.range, matrices, config_.image, reference_cam, visible});
-    tensor_view<const I, 1> camera_queries;
-    if (options_.layout == rebatch_layout::csr) {
-      const camera_batch_arguments<I> batches{visible, offsets_, camera_queries_, row_of};
-      validate(executor_, batches);
-      voxformer::run(executor_, batches, batch_scratch_);
-      for (index_t k = 0; k < cameras; ++k) {
-        camera_first_row_[k] = offsets_(k);
-        camera_row_count_[k] = offsets_(k + 1) - offsets_(k);
-      }
-      camera_queries = camera_queries_;
-    } else {
-      // The original pads every camera to the longest list: count first, then lay out [K, max_len].
-      index_t max_len = 0;
-      detail::count_camera_batches(executor_, tensor_view<const std::uint8_t, 3>(visible), camera_row_count_.data(),
-                                   batch_scratch_);
-      for (index_t k = 0; k < cameras; ++k) max_len = std::max(max_len, camera_row_count_[k]);
-      const auto padded = tensor_view<I, 2>(camera_queries_.data(), {cameras, max_len});
-      const padded_camera_batch_arguments<I> batches{visible, padded, lengths_, row_of};
-      validate(executor_, batches);
-      voxformer::run(executor_, batches, batch_scratch_);
-      for (index_t k = 0; k < cameras; ++k) camera_first_row_[k] = k * max_len, camera_row_count_[k] = max_len;
-      camera_queries = tensor_view<const I, 1>(camera_queries_.data(), {cameras * max_len});
-    }
-    flatten_image_values(executor_, feature_levels_, params_.cams_embeds, params_.level_embeds, image_values_);
-    summarise_visibility(row_of, nq);
-    return {reference_cam, row_of, camera_queries, camera_first_row_.data(), camera_row_count_.data(), image_values_};
-  }
-
-  //! Visible queries per camera and the proposals no camera sees, for the report (host-side counts).
-  void summarise_visibility(const tensor_view<const I, 2>& row_of, index_t nq) {
-    report_.visible_per_camera.assign(static_cast<std::size_t>(config_.cameras), 0);
-    report_.seen_by_no_camera = 0;
-    for (index_t q = 0; q < nq; ++q) {
-      bool seen = false;
-      for (index_t k = 0; k < config_.cameras; ++k)
-        if (row_of(k, q) >= 0) ++report_.visible_per_camera[static_cast<std::size_t>(k)], seen = true;
-      report_.seen_by_no_camera += seen ? 0 : 1;
-    }
-  }
-
-  //! A NaN or Inf in a projection matrix would make every point invisible to that camera and the frame look
-  //! normal; host matrices are checked (device ones are the device pipeline's to check).
-  static void expect_finite_host_matrices(const char* op, const tensor_view<const float, 3>& matrices) {
-    if (matrices.space() == memory_space::device) return;
-    for (index_t k = 0; k < matrices.extent(0); ++k)
-      for (index_t r = 0; r < 4; ++r)
-        for (index_t c = 0; c < 4; ++c)
-          detail::require(std::isfinite(matrices(k, r, c)), op, ": argument 'lidar2img' holds ", matrices(k, r, c),
-                          " at [", k, ", ", r, ", ", c, "]; projection matrices must be finite");
-  }
-
-  template <class Features>
-  void read_feature_levels(Features& features, const char* op) {
-    const auto levels = static_cast<std::size_t>(config_.levels());
-    auto read = [&](auto& level, std::size_t l) {
-      const std::string arg = "features[" + std::to_string(l) + "]";
-      feature_levels_[l] = detail::as_batched_view<const T, 5>(level, op, arg);
-      check_image_level(op, config_, static_cast<index_t>(l), feature_levels_[l]);
-      expect_accessible(op, arg, executor_, feature_levels_[l]);
-    };
-    if constexpr (tensor_like<Features>) {
-      detail::require(levels == 1, op, ": the configuration has ", levels,
-                      " feature levels; pass one tensor per level (a range of tensors)");
-      read(features, 0);
-    } else {
-      static_assert(std::ranges::range<Features>, "voxformer::pipeline::run: 'features' must be a tensor or a range of tensors");
-      const auto given = static_cast<std::size_t>(std::ranges::distance(features));
-      detail::require(given == levels, op, ": ", given, " feature levels given, the configuration has ", levels);
-      std::size_t l = 0;
-      for (auto& level : features) read(level, l++);
-    }
-  }
-
-  void notify(std::size_t stage, const tensor_view<const T, 2>& output) {
-    if (observer_) {
-      synchronize(executor_);
-      observer_(report_.stages[stage].name, output);
-    }
-  }
-
-  //! Every parameter view must have the configuration's shape (a caller may bind them from anywhere).
-  void check_parameters(const char* op) const {
-    const index_t c = config_.embed_dims;
-    auto expect = [&](const char* name, const auto& view, auto shape) {
-      expect_shape(op, name, "(configuration)", view, shape);
-      expect_accessible(op, name, executor_, view);
-    };
-    expect("bev_embed", params_.bev_embed, std::array<index_t, 2>{config_.voxels(), c});
-    expect("mask_embed", params_.mask_embed, std::array<index_t, 1>{c});
-    expect("row_embed", params_.row_embed, std::array<index_t, 2>{config_.view_shape[0], c / 2});
-    expect("col_embed", params_.col_embed, std::array<index_t, 2>{config_.view_shape[1], c / 2});
-    expect("level_embeds", params_.level_embeds, std::array<index_t, 2>{config_.level_embed_rows, c});
-    expect("cams_embeds", params_.cams_embeds, std::array<index_t, 2>{config_.cameras, c});
-    detail::require(static_cast<index_t>(params_.cross.size()) == config_.layers_cross &&
-                        static_cast<index_t>(params_.self.size()) == config_.layers_self,
-                    op, ": the parameters have ", params_.cross.size(), " cross and ", params_.self.size(),
-                    " self layers, the configuration ", config_.layers_cross, " and ", config_.layers_self);
-    const index_t cross_samples = config_.heads * config_.levels() * config_.points_cross;
-    const index_t self_samples = config_.heads * 2 * config_.points_self;
-    auto expect_linear = [&](const char* name, const linear_weights<T>& w, index_t out, index_t in) {
-      expect(name, w.weight, std::array<index_t, 2>{out, in});
-      expect(name, w.bias, std::array<index_t, 1>{out});
-    };
-    auto expect_layer = [&](const auto& layer, index_t offsets, index_t weights, index_t in) {
-      expect_linear("sampling_offsets", layer.sampling_offsets, offsets, in);
-      expect_linear("attention_weights", layer.attention_weights, weights, in);
-      expect_linear("value_proj", layer.value_proj, c, c);
-      expect_linear("output_proj", layer.output_proj, c, c);
-      expect_linear("ffn.fc1", layer.ffn.fc1, config_.ffn_hidden, c);
-      expect_linear("ffn.fc2", layer.ffn.fc2, c, config_.ffn_hidden);
-      for (const auto* norm : {&layer.norm_attention, &layer.norm_ffn}) {
-        expect("norm weight", norm->weight, std::array<index_t, 1>{c});
-        expect("norm bias", norm->bias, std::array<index_t, 1>{c});
-      }
-    };
-    for (const auto& layer : params_.cross) expect_layer(layer, 2 * cross_samples, cross_samples, c);
-    for (const auto& layer : params_.self) expect_layer(layer, config_.self_dims() * self_samples, self_samples, 2 * c);
-    expect("head_norm weight", params_.head_norm.weight, std::array<index_t, 1>{c});
-    expect("head_norm bias", params_.head_norm.bias, std::array<index_t, 1>{c});
-    expect_linear("head_classifier", params_.head_classifier, config_.classes, c);
-  }
-
-  void build_derived() {
-    std::size_t bytes = fused_head<T>::derived_bytes(config_);
-    for (const auto& layer : params_.cross) bytes += cross_attention_layer<T>::derived_bytes(executor_, config_, layer);
-    for (const auto& layer : params_.self) bytes += self_attention_layer<T>::derived_bytes(executor_, config_, layer);
-    derived_memory_ = allocate_buffer(executor_, bytes);
-    workspace persistent(derived_memory_.data(), derived_memory_.size(), derived_memory_.space());
-    for (const auto& layer : params_.cross) cross_.emplace_back(executor_, config_, layer, persistent);
-    for (const auto& layer : params_.self) self_.emplace_back(executor_, config_, layer, params_, persistent);
-    head_.emplace(executor_, config_, params_, persistent);
-    synchronize(executor_);
-    report_.derived_bytes = bytes;
-  }
-
-  //! The frame's buffers, then one scratch region that the stages take in turn (cross, self and the
-  //! batching scratch never live at the same time).
+  // The journey and what it is made of: defined below the class, so that a program can compile them once
+  // (voxformer/cpu_instances.hpp) and every other translation unit only adapts its tensors.
+  const run_report& run_stages(const frame_views& frame);
+  cross_frame<T, I> run_projection(const tensor_view<const float, 3>& matrices, index_t nq);
+  void finish_stage(std::size_t& stage, std::size_t scratch_bytes);
+  void summarise_visibility(const tensor_view<const I, 2>& row_of, index_t nq);
+  void notify(std::size_t stage, const tensor_view<const T, 2>& output);
+  void build_derived();
   template <class Memory>
-  void carve_frame(Memory& m) {
-    const index_t n = config_.voxels(), q = options_.max_proposals, k = config_.cameras, c = config_.embed_dims;
-    unmasked_ = m.template take_view<I, 1>({q});
-    masked_ = m.template take_view<I, 1>({n});
-    seed_row_of_ = m.template take_view<I, 1>({n});
-    reference_ = m.template take_view<double, 1>({3 * q});
-    reference_cam_ = m.template take_view<float, 1>({2 * k * q});
-    visible_ = m.template take_view<std::uint8_t, 1>({k * q});
-    offsets_ = m.template take_view<I, 1>({k + 1});
-    lengths_ = m.template take_view<I, 1>({k});
-    camera_queries_ = m.template take_view<I, 1>({k * q});
-    row_of_ = m.template take_view<I, 1>({k * q});
-    queries_ = m.template take_view<T, 2>({q, c});
-    image_values_ = m.template take_view<T, 2>({k * config_.feature_rows(), c});
-    volume_ = m.template take_view<T, 2>({n, c});
-    frame_bytes_ = m.used();
-  }
+  void carve_frame(Memory& m);
+  void build_frame_memory();
+  void name_stages();
 
-  void build_frame_memory() {
-    const index_t q = options_.max_proposals, chunk = options_.chunk_rows;
-    workspace sizing;
-    carve_frame(sizing);
-    const tensor_view<const std::uint8_t, 3> no_visibility(nullptr, {config_.cameras, q, 1});
-    proposal_scratch_bytes_ = detail::counted_compaction_bytes(executor_, config_.voxels());
-    batch_scratch_bytes_ = detail::camera_batch_scratch_bytes(executor_, no_visibility);
-    cross_scratch_bytes_ = cross_attention_layer<T>::workspace_bytes(config_, q, chunk);
-    self_scratch_bytes_ = self_attention_layer<T>::workspace_bytes(config_, q, chunk);
-    const std::size_t scratch = std::max({proposal_scratch_bytes_, batch_scratch_bytes_, cross_scratch_bytes_,
-                                          self_scratch_bytes_});
-    const std::size_t frame = workspace::round_up(sizing.used());
-    frame_memory_ = allocate_buffer(executor_, frame + scratch);
-    workspace memory(frame_memory_.data(), frame_memory_.size(), frame_memory_.space());
-    carve_frame(memory);
-    const workspace rest(frame_memory_.data() + frame, scratch, frame_memory_.space());
-    proposal_scratch_ = batch_scratch_ = stage_scratch_ = rest;
-    camera_first_row_.assign(static_cast<std::size_t>(config_.cameras), 0);
-    camera_row_count_.assign(static_cast<std::size_t>(config_.cameras), 0);
-    feature_levels_.resize(static_cast<std::size_t>(config_.levels()));
-    report_.workspace_bytes = frame + scratch;
-  }
-
-  void name_stages() {
-    auto add = [&](std::string name) { report_.stages.push_back({std::move(name), 0, 0}); };
-    add("proposal");
-    add("projection");
-    for (index_t l = 0; l < config_.layers_cross; ++l) add("cross_layer" + std::to_string(l));
-    add("volume");
-    for (index_t l = 0; l < config_.layers_self; ++l) add("self_layer" + std::to_string(l));
-    add("head");
-    report_.visible_per_camera.reserve(static_cast<std::size_t>(config_.cameras));
+  //! An op on the pipeline's own views (no scratch): validate, then run.
+  template <class Args>
+  void run_op(const Args& args) {
+    validate(executor_, args);
+    voxformer::run(executor_, args);
   }
 
   execution_context<Executor> context_;
@@ -483,5 +224,204 @@ class pipeline {
   run_report report_;
   detail::stage_clock clock_;
 };
+
+template <class Executor, class T>
+pipeline<Executor, T>::pipeline(const Executor& executor, model_config config, const model_parameters<T>& parameters,
+                                pipeline_options options)
+    : context_(executor), executor_(context_.executor()), config_(std::move(config)), params_(parameters),
+      options_(options) {
+  constexpr const char* op = "voxformer::pipeline";
+  config_.validate();
+  check_model_parameters(op, executor_, config_, params_);
+  detail::require(options_.max_proposals >= 0 && options_.max_proposals <= config_.voxels(), op,
+                  ": max_proposals must be in [0, ", config_.voxels(), "] (0 = every voxel), got ",
+                  options_.max_proposals);
+  if (options_.max_proposals == 0) options_.max_proposals = config_.voxels();
+  detail::require(options_.chunk_rows > 0, op, ": chunk_rows must be positive, got ", options_.chunk_rows);
+  // No chunk needs more rows than the volume has voxels (results do not depend on the chunk size).
+  options_.chunk_rows = std::min(options_.chunk_rows, config_.voxels());
+  build_derived();
+  build_frame_memory();
+  name_stages();
+}
+
+//! After `propose`: every stage from the query lists to the labels, each timed and observed.
+template <class Executor, class T>
+const run_report& pipeline<Executor, T>::run_stages(const frame_views& frame) {
+  std::size_t stage = 0;
+  const index_t nq = proposal_counts_[0];
+  report_.proposals = nq;
+  const auto queries = leading_slice(queries_, 0, nq);
+  const auto unmasked = tensor_view<const I, 1>(leading_slice(unmasked_, 0, nq));
+  seed_rows_of_voxels(executor_, unmasked, seed_row_of_);
+  finish_stage(stage, proposal_scratch_bytes_);
+  const cross_frame<T, I> cameras = run_projection(frame.lidar2img, nq);
+  finish_stage(stage, batch_scratch_bytes_);
+
+  run_op(gather_rows_arguments<T, I>{params_.bev_embed, unmasked, queries});
+  for (std::size_t l = 0; l < cross_.size(); ++l) {
+    cross_[l].run(executor_, cameras, queries, options_.chunk_rows, stage_scratch_);
+    notify(stage, tensor_view<const T, 2>(queries));
+    finish_stage(stage, cross_scratch_bytes_);
+  }
+  run_op(mask_token_scatter_arguments<T, I>{queries, unmasked, params_.mask_embed, volume_});
+  notify(stage, tensor_view<const T, 2>(volume_));
+  finish_stage(stage, 0);
+  for (std::size_t l = 0; l < self_.size(); ++l) {
+    if (l == 0)
+      self_[l].run_first(executor_, volume_, tensor_view<const T, 2>(queries), unmasked,
+                         tensor_view<const I, 1>(seed_row_of_), options_.chunk_rows, stage_scratch_);
+    else
+      self_[l].run(executor_, volume_, options_.chunk_rows, stage_scratch_);
+    notify(stage, tensor_view<const T, 2>(volume_));
+    finish_stage(stage, self_scratch_bytes_);
+  }
+  head_->run(executor_, tensor_view<const T, 2>(volume_), frame.labels, frame.logits);
+  finish_stage(stage, 0);
+  return report_;
+}
+
+//! Closes the timing of stage `stage` (and moves on to the next): its time, and the memory it worked in.
+template <class Executor, class T>
+void pipeline<Executor, T>::finish_stage(std::size_t& stage, std::size_t scratch_bytes) {
+  synchronize(executor_);
+  report_.stages[stage].milliseconds = clock_.milliseconds();
+  report_.stages[stage].bytes = frame_bytes_ + scratch_bytes;
+  ++stage;
+  clock_ = detail::stage_clock{};
+}
+
+template <class Executor, class T>
+cross_frame<T, typename pipeline<Executor, T>::I> pipeline<Executor, T>::run_projection(
+    const tensor_view<const float, 3>& matrices, index_t nq) {
+  const index_t cameras = config_.cameras;
+  const auto unmasked = tensor_view<const I, 1>(leading_slice(unmasked_, 0, nq));
+  const auto reference = tensor_view<double, 3>(reference_.data(), {nq, 1, 3});
+  const auto reference_cam = tensor_view<float, 4>(reference_cam_.data(), {cameras, nq, 1, 2});
+  const auto visible = tensor_view<std::uint8_t, 3>(visible_.data(), {cameras, nq, 1});
+  const auto row_of = tensor_view<I, 2>(row_of_.data(), {cameras, nq});
+  const volume_geometry grid{{0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}, {config_.volume[0], config_.volume[1], config_.volume[2]}};
+  parallel_for(executor_, nq, kernels::voxel_reference_point<I>{unmasked, reference, grid});
+  run_op(projection_arguments<double>{reference, config_.range, matrices, config_.image, reference_cam, visible});
+  tensor_view<const I, 1> camera_queries;
+  if (options_.layout == rebatch_layout::csr) {
+    const camera_batch_arguments<I> batches{visible, offsets_, camera_queries_, row_of};
+    validate(executor_, batches);
+    voxformer::run(executor_, batches, batch_scratch_);
+    for (index_t k = 0; k < cameras; ++k) {
+      camera_first_row_[k] = offsets_(k);
+      camera_row_count_[k] = offsets_(k + 1) - offsets_(k);
+    }
+    camera_queries = camera_queries_;
+  } else {
+    // The original pads every camera to the longest list: count first, then lay out [K, max_len].
+    index_t max_len = 0;
+    detail::count_camera_batches(executor_, tensor_view<const std::uint8_t, 3>(visible), camera_row_count_.data(),
+                                 batch_scratch_);
+    for (index_t k = 0; k < cameras; ++k) max_len = std::max(max_len, camera_row_count_[k]);
+    const auto padded = tensor_view<I, 2>(camera_queries_.data(), {cameras, max_len});
+    const padded_camera_batch_arguments<I> batches{visible, padded, lengths_, row_of};
+    validate(executor_, batches);
+    voxformer::run(executor_, batches, batch_scratch_);
+    for (index_t k = 0; k < cameras; ++k) camera_first_row_[k] = k * max_len, camera_row_count_[k] = max_len;
+    camera_queries = tensor_view<const I, 1>(camera_queries_.data(), {cameras * max_len});
+  }
+  flatten_image_values(executor_, feature_levels_, params_.cams_embeds, params_.level_embeds, image_values_);
+  summarise_visibility(row_of, nq);
+  return {reference_cam, row_of, camera_queries, camera_first_row_.data(), camera_row_count_.data(), image_values_};
+}
+
+//! Visible queries per camera and the proposals no camera sees, for the report (host-side counts).
+template <class Executor, class T>
+void pipeline<Executor, T>::summarise_visibility(const tensor_view<const I, 2>& row_of, index_t nq) {
+  report_.visible_per_camera.assign(static_cast<std::size_t>(config_.cameras), 0);
+  report_.seen_by_no_camera = 0;
+  for (index_t q = 0; q < nq; ++q) {
+    bool seen = false;
+    for (index_t k = 0; k < config_.cameras; ++k)
+      if (row_of(k, q) >= 0) ++report_.visible_per_camera[static_cast<std::size_t>(k)], seen = true;
+    report_.seen_by_no_camera += seen ? 0 : 1;
+  }
+}
+
+template <class Executor, class T>
+void pipeline<Executor, T>::notify(std::size_t stage, const tensor_view<const T, 2>& output) {
+  if (observer_) {
+    synchronize(executor_);
+    observer_(report_.stages[stage].name, output);
+  }
+}
+
+template <class Executor, class T>
+void pipeline<Executor, T>::build_derived() {
+  std::size_t bytes = fused_head<T>::derived_bytes(config_);
+  for (const auto& layer : params_.cross) bytes += cross_attention_layer<T>::derived_bytes(executor_, config_, layer);
+  for (const auto& layer : params_.self) bytes += self_attention_layer<T>::derived_bytes(executor_, config_, layer);
+  derived_memory_ = allocate_buffer(executor_, bytes);
+  workspace persistent(derived_memory_.data(), derived_memory_.size(), derived_memory_.space());
+  for (const auto& layer : params_.cross) cross_.emplace_back(executor_, config_, layer, persistent);
+  for (const auto& layer : params_.self) self_.emplace_back(executor_, config_, layer, params_, persistent);
+  head_.emplace(executor_, config_, params_, persistent);
+  synchronize(executor_);
+  report_.derived_bytes = bytes;
+}
+
+//! The frame's buffers, then one scratch region that the stages take in turn (cross, self and the
+//! batching scratch never live at the same time).
+template <class Executor, class T>
+template <class Memory>
+void pipeline<Executor, T>::carve_frame(Memory& m) {
+  const index_t n = config_.voxels(), q = options_.max_proposals, k = config_.cameras, c = config_.embed_dims;
+  unmasked_ = m.template take_view<I, 1>({q});
+  masked_ = m.template take_view<I, 1>({n});
+  seed_row_of_ = m.template take_view<I, 1>({n});
+  reference_ = m.template take_view<double, 1>({3 * q});
+  reference_cam_ = m.template take_view<float, 1>({2 * k * q});
+  visible_ = m.template take_view<std::uint8_t, 1>({k * q});
+  offsets_ = m.template take_view<I, 1>({k + 1});
+  lengths_ = m.template take_view<I, 1>({k});
+  camera_queries_ = m.template take_view<I, 1>({k * q});
+  row_of_ = m.template take_view<I, 1>({k * q});
+  queries_ = m.template take_view<T, 2>({q, c});
+  image_values_ = m.template take_view<T, 2>({k * config_.feature_rows(), c});
+  volume_ = m.template take_view<T, 2>({n, c});
+  frame_bytes_ = m.used();
+}
+
+template <class Executor, class T>
+void pipeline<Executor, T>::build_frame_memory() {
+  const index_t q = options_.max_proposals, chunk = options_.chunk_rows;
+  workspace sizing;
+  carve_frame(sizing);
+  const tensor_view<const std::uint8_t, 3> no_visibility(nullptr, {config_.cameras, q, 1});
+  proposal_scratch_bytes_ = detail::counted_compaction_bytes(executor_, config_.voxels());
+  batch_scratch_bytes_ = detail::camera_batch_scratch_bytes(executor_, no_visibility);
+  cross_scratch_bytes_ = cross_attention_layer<T>::workspace_bytes(config_, q, chunk);
+  self_scratch_bytes_ = self_attention_layer<T>::workspace_bytes(config_, q, chunk);
+  const std::size_t scratch = std::max({proposal_scratch_bytes_, batch_scratch_bytes_, cross_scratch_bytes_,
+                                        self_scratch_bytes_});
+  const std::size_t frame = workspace::round_up(sizing.used());
+  frame_memory_ = allocate_buffer(executor_, frame + scratch);
+  workspace memory(frame_memory_.data(), frame_memory_.size(), frame_memory_.space());
+  carve_frame(memory);
+  const workspace rest(frame_memory_.data() + frame, scratch, frame_memory_.space());
+  proposal_scratch_ = batch_scratch_ = stage_scratch_ = rest;
+  camera_first_row_.assign(static_cast<std::size_t>(config_.cameras), 0);
+  camera_row_count_.assign(static_cast<std::size_t>(config_.cameras), 0);
+  feature_levels_.resize(static_cast<std::size_t>(config_.levels()));
+  report_.workspace_bytes = frame + scratch;
+}
+
+template <class Executor, class T>
+void pipeline<Executor, T>::name_stages() {
+  auto add = [&](std::string name) { report_.stages.push_back({std::move(name), 0, 0}); };
+  add("proposal");
+  add("projection");
+  for (index_t l = 0; l < config_.layers_cross; ++l) add("cross_layer" + std::to_string(l));
+  add("volume");
+  for (index_t l = 0; l < config_.layers_self; ++l) add("self_layer" + std::to_string(l));
+  add("head");
+  report_.visible_per_camera.reserve(static_cast<std::size_t>(config_.cameras));
+}
 
 }  // namespace voxformer

@@ -21,10 +21,12 @@
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
 #include "voxformer/core/workspace.hpp"
+#include "voxformer/model/parameter_checks.hpp"
 #include "voxformer/model/qpn_config.hpp"
 #include "voxformer/model/qpn_parameters.hpp"
 #include "voxformer/model/query_proposal_network.hpp"
 #include "voxformer/ops/common/compaction.hpp"
+#include "voxformer/pipeline/frame_inputs.hpp"
 #include "voxformer/pipeline/stage_report.hpp"
 
 namespace voxformer {
@@ -86,33 +88,10 @@ class proposal_pipeline {
   //! valid during the call (stage names: `query_proposal_network<T>::stage_names`).
   using observer = std::function<void(std::string_view stage, tensor_view<const T, 4> output)>;
 
-  //! Validates the configuration, packs the weights into memory of its own (the parameters may be released once
-  //! it is constructed) and allocates all frame memory.
+  //! Validates the configuration and the parameters (shapes, data, memory space), packs the weights into memory
+  //! of its own (the parameters may be released once it is constructed) and allocates all frame memory.
   proposal_pipeline(const Executor& executor, qpn_config config, const qpn_parameters<T>& parameters,
-                    proposal_options options = {})
-      : context_(executor), executor_(context_.executor()), config_(config), options_(options) {
-    constexpr const char* op = "voxformer::proposal_pipeline";
-    config_.validate();
-    check_parameters(op, parameters);
-    detail::require(options_.chunk_voxels > 0, op, ": chunk_voxels must be positive, got ", options_.chunk_voxels);
-    options_.chunk_voxels = std::min(options_.chunk_voxels, config_.voxels());
-    const std::size_t derived = query_proposal_network<T>::derived_bytes(executor_, config_, parameters);
-    derived_memory_ = allocate_buffer(executor_, derived);
-    workspace persistent(derived_memory_.data(), derived_memory_.size(), derived_memory_.space());
-    network_.emplace(executor_, config_, parameters, persistent);
-    const std::size_t frame = workspace::round_up(network_->frame_bytes());
-    const std::size_t scratch = std::max(network_->scratch_bytes(options_.chunk_voxels),
-                                         detail::counted_compaction_bytes(executor_, config_.output_voxels()));
-    frame_memory_ = allocate_buffer(executor_, frame + scratch);
-    network_->attach(workspace(frame_memory_.data(), frame, frame_memory_.space()),
-                     workspace(frame_memory_.data() + frame, scratch, frame_memory_.space()), options_.chunk_voxels);
-    count_scratch_ = workspace(frame_memory_.data() + frame, scratch, frame_memory_.space());
-    synchronize(executor_);
-    for (const auto name : query_proposal_network<T>::stage_names) report_.stages.push_back({std::string(name), 0, 0});
-    report_.stages.push_back({"proposal", 0, 0});
-    report_.workspace_bytes = frame + scratch;
-    report_.derived_bytes = derived;
-  }
+                    proposal_options options = {});
 
   void observe(observer callback) { observer_ = std::move(callback); }
 
@@ -146,7 +125,7 @@ class proposal_pipeline {
     const auto grid = as_view<const M, 3>(occupancy, op, "occupancy");
     expect_shape(op, "occupancy", "[X, Y, Z]", grid, {config_.grid[0], config_.grid[1], config_.grid[2]});
     expect_accessible(op, "occupancy", executor_, grid);
-    expect_finite_host_grid(op, grid);
+    expect_finite_values<T>(op, "occupancy", grid);
     const auto out = as_view<std::uint8_t, 3>(proposal, op, "proposal");
     const auto half = config_.output_grid();
     expect_shape(op, "proposal", "[X/2, Y/2, Z/2]", out, {half[0], half[1], half[2]});
@@ -154,53 +133,14 @@ class proposal_pipeline {
     expect_no_aliasing(op, {detail::memory_of("proposal", out), detail::memory_of("logits", logits)},
                        {detail::memory_of("occupancy", grid)});
 
-    std::size_t stage = 0;
-    auto clock = detail::stage_clock{};
+    clock_ = detail::stage_clock{};
     parallel_for(executor_, grid.size(), kernels::occupancy_to_image<M, T>{grid, network_->input()});
-    network_->run(executor_, [&](std::string_view name, const tensor_view<const T, 4>& output) {
-      synchronize(executor_);
-      report_.stages[stage].milliseconds = clock.milliseconds();
-      report_.stages[stage].bytes = report_.workspace_bytes;
-      ++stage;
-      if (observer_) observer_(name, output);
-      clock = detail::stage_clock{};
-    });
-    const auto rows = network_->logits();
-    parallel_for(executor_, out.size(), kernels::proposal_from_logits<T>{rows, out, logits});
-    report_.proposals = detail::count_flagged(
-        executor_, out.size(),
-        kernels::occupied_logit<T>{tensor_view<const T, 2>(rows.data(), {2, out.size()}, rows.space())},
-        count_scratch_);
-    synchronize(executor_);
-    report_.stages[stage].milliseconds = clock.milliseconds();
-    return report_;
+    return run_network(out, logits);
   }
 
-  //! A NaN or Inf in the grid would spread through every convolution; host grids are checked.
-  template <class M>
-  static void expect_finite_host_grid(const char* op, const tensor_view<const M, 3>& grid) {
-    if constexpr (std::is_floating_point_v<M>) {
-      if (grid.space() == memory_space::device) return;
-      for (index_t v = 0; v < grid.size(); ++v)
-        detail::require(std::isfinite(grid.at_flat(v)), op, ": argument 'occupancy' holds ", grid.at_flat(v),
-                        " at flat index ", v, "; the grid must be finite");
-    }
-  }
-
-  //! Every parameter view must have the configuration's shape (a caller may bind them from anywhere), and a
-  //! BatchNorm's running variance must not be negative (folding it would turn every logit into NaN).
-  void check_parameters(const char* op, const qpn_parameters<T>& p) const {
-    for_each_qpn_tensor(config_, p, [&](const parameter_spec& spec, const auto& view) {
-      if constexpr (std::remove_cvref_t<decltype(view)>::rank == 5)
-        expect_shape(op, spec.name, "(configuration)", view, detail::conv_weight_extents(spec.shape));
-      else expect_shape(op, spec.name, "(configuration)", view, {spec.elements()});
-      expect_accessible(op, spec.name, executor_, view);
-      if (spec.name.ends_with("running_var") && view.space() != memory_space::device)
-        for (index_t c = 0; c < view.size(); ++c)
-          detail::require(view.at_flat(c) >= T(0), op, ": argument '", spec.name, "' holds the negative variance ",
-                          view.at_flat(c), " at element ", c);
-    });
-  }
+  // Defined below the class, so that a program can compile them once (voxformer/cpu_instances.hpp) and every
+  // other translation unit only adapts its tensors.
+  const run_report& run_network(const tensor_view<std::uint8_t, 3>& proposal, const tensor_view<T, 4>& logits);
 
   execution_context<Executor> context_;
   Executor executor_;
@@ -211,6 +151,58 @@ class proposal_pipeline {
   workspace count_scratch_;
   observer observer_;
   run_report report_;
+  detail::stage_clock clock_;
 };
+
+template <class Executor, class T>
+proposal_pipeline<Executor, T>::proposal_pipeline(const Executor& executor, qpn_config config,
+                                                  const qpn_parameters<T>& parameters, proposal_options options)
+    : context_(executor), executor_(context_.executor()), config_(config), options_(options) {
+  constexpr const char* op = "voxformer::proposal_pipeline";
+  config_.validate();
+  check_qpn_parameters(op, executor_, config_, parameters);
+  detail::require(options_.chunk_voxels > 0, op, ": chunk_voxels must be positive, got ", options_.chunk_voxels);
+  options_.chunk_voxels = std::min(options_.chunk_voxels, config_.voxels());
+  const std::size_t derived = query_proposal_network<T>::derived_bytes(executor_, config_, parameters);
+  derived_memory_ = allocate_buffer(executor_, derived);
+  workspace persistent(derived_memory_.data(), derived_memory_.size(), derived_memory_.space());
+  network_.emplace(executor_, config_, parameters, persistent);
+  const std::size_t frame = workspace::round_up(network_->frame_bytes());
+  const std::size_t scratch = std::max(network_->scratch_bytes(options_.chunk_voxels),
+                                       detail::counted_compaction_bytes(executor_, config_.output_voxels()));
+  frame_memory_ = allocate_buffer(executor_, frame + scratch);
+  network_->attach(workspace(frame_memory_.data(), frame, frame_memory_.space()),
+                   workspace(frame_memory_.data() + frame, scratch, frame_memory_.space()), options_.chunk_voxels);
+  count_scratch_ = workspace(frame_memory_.data() + frame, scratch, frame_memory_.space());
+  synchronize(executor_);
+  for (const auto name : query_proposal_network<T>::stage_names) report_.stages.push_back({std::string(name), 0, 0});
+  report_.stages.push_back({"proposal", 0, 0});
+  report_.workspace_bytes = frame + scratch;
+  report_.derived_bytes = derived;
+}
+
+//! From the network's input image (written by `run_frame`) to the proposal and, when wanted, the logits.
+template <class Executor, class T>
+const run_report& proposal_pipeline<Executor, T>::run_network(const tensor_view<std::uint8_t, 3>& proposal,
+                                                              const tensor_view<T, 4>& logits) {
+  std::size_t stage = 0;
+  network_->run(executor_, [&](std::string_view name, const tensor_view<const T, 4>& output) {
+    synchronize(executor_);
+    report_.stages[stage].milliseconds = clock_.milliseconds();
+    report_.stages[stage].bytes = report_.workspace_bytes;
+    ++stage;
+    if (observer_) observer_(name, output);
+    clock_ = detail::stage_clock{};
+  });
+  const auto rows = network_->logits();
+  parallel_for(executor_, proposal.size(), kernels::proposal_from_logits<T>{rows, proposal, logits});
+  report_.proposals = detail::count_flagged(
+      executor_, proposal.size(),
+      kernels::occupied_logit<T>{tensor_view<const T, 2>(rows.data(), {2, proposal.size()}, rows.space())},
+      count_scratch_);
+  synchronize(executor_);
+  report_.stages[stage].milliseconds = clock_.milliseconds();
+  return report_;
+}
 
 }  // namespace voxformer

@@ -28,9 +28,7 @@ struct camera_2 {
   voxformer::mat4<float> lidar_to_camera, camera_to_lidar;
   camera_2() {
     const auto calib = voxformer::io::read_kitti_calibration(test::frame_path("calib.txt"));
-    double p2[12];
-    for (int i = 0; i < 12; ++i) p2[i] = calib.p[2](i / 4, i % 4);
-    camera = voxformer::pinhole_camera::from_projection(p2);
+    camera = voxformer::pinhole_camera::from_projection(calib.p[2]);
     lidar_to_camera = voxformer::io::to_mat4f(calib.tr);
     camera_to_lidar = voxformer::io::to_mat4f(calib.camera_to_lidar());
   }
@@ -216,6 +214,13 @@ TEST(VoxelizeSemantic, BadArgumentsWriteNothing) {
               call(21, {{0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}, {4, 2, 3}});
             }),
             "voxformer::voxelize_semantic: argument 'labels' [X, Y, Z] expected shape [4, 2, 3], got [4, 3, 2]");
+  EXPECT_EQ(error_of([&] {
+              voxformer::voxelize_semantic(
+                  cpu_executor{1}, voxformer::make_view<2>(points.data(), {2, 2}),
+                  voxformer::make_view<1>(static_cast<const std::uint8_t*>(classes.data()), {2}), unit_grid,
+                  voxformer::make_view<3>(labels.data(), {4, 3, 2}), 21);
+            }),
+            "voxformer::voxelize_semantic: argument 'points' [N, >=3] needs at least 3 columns (x, y, z), got 2");
   EXPECT_TRUE(std::all_of(labels.begin(), labels.end(), [](std::uint8_t v) { return v == 77; }));
   classes[1] = 255;
   call(20, unit_grid);

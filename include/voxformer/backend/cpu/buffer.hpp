@@ -7,6 +7,7 @@
 #include <new>
 
 #include "voxformer/backend/cpu/parallel_for.hpp"
+#include "voxformer/core/error.hpp"
 #include "voxformer/core/memory_space.hpp"
 #include "voxformer/core/workspace.hpp"
 
@@ -15,15 +16,22 @@ namespace voxformer {
 class cpu_buffer {
  public:
   cpu_buffer() = default;
-  explicit cpu_buffer(std::size_t bytes)
-      : data_(bytes > 0 ? static_cast<std::byte*>(::operator new(bytes, std::align_val_t{workspace::alignment})) : nullptr),
-        bytes_(bytes) {}
+  explicit cpu_buffer(std::size_t bytes) : data_(allocate(bytes)), bytes_(bytes) {}
 
   std::byte* data() const { return data_.get(); }
   std::size_t size() const { return bytes_; }
   static constexpr memory_space space() { return memory_space::host; }
 
  private:
+  //! A request the system cannot satisfy — a valid configuration may still be too big for the machine — is a
+  //! voxformer::error like any other, not a bare std::bad_alloc (the nothrow form: no exception to translate).
+  static std::byte* allocate(std::size_t bytes) {
+    if (bytes == 0) return nullptr;
+    void* memory = ::operator new(bytes, std::align_val_t{workspace::alignment}, std::nothrow);
+    detail::require(memory != nullptr, "voxformer::allocate_buffer: cannot allocate ", bytes, " bytes (out of memory)");
+    return static_cast<std::byte*>(memory);
+  }
+
   struct release {
     void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{workspace::alignment}); }
   };

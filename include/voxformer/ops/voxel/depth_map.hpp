@@ -61,8 +61,7 @@ void points_to_depth_map(const Executor& executor, Points&& points, const pinhol
   constexpr const char* op = "voxformer::points_to_depth_map";
   const auto p = as_view<const float, 2>(points, op, "points");
   const auto d = as_view<float, 2>(depth, op, "depth");
-  detail::require(p.extent(1) >= 3, op, ": argument 'points' [N, >=3] needs at least 3 columns (x, y, z), got ",
-                  p.extent(1));
+  expect_xyz_points(op, p);
   detail::require(std::isfinite(camera.fu) && std::isfinite(camera.fv) && camera.fu != 0.f && camera.fv != 0.f &&
                       std::isfinite(camera.cu) && std::isfinite(camera.cv) && std::isfinite(camera.bx) &&
                       std::isfinite(camera.by),

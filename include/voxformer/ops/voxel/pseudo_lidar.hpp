@@ -21,6 +21,14 @@ struct pinhole_camera {
     return {fu, fv, static_cast<float>(p[2]), static_cast<float>(p[6]), static_cast<float>(-p[3] / p[0]),
             static_cast<float>(-p[7] / p[5])};
   }
+  //! From a 3×4 matrix indexed as p(row, column), such as `io::kitti_calibration::p[2]`.
+  template <class Matrix>
+  requires requires(const Matrix& m) { static_cast<double>(m(0, 0)); }
+  static constexpr pinhole_camera from_projection(const Matrix& p) {
+    double rows[12] = {};
+    for (int i = 0; i < 12; ++i) rows[i] = static_cast<double>(p(i / 4, i % 4));
+    return from_projection(rows);
+  }
 };
 
 //! Points VoxFormer keeps: x ≥ 0 (in front of the car) and z < 80 m.

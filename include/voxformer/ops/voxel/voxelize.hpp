@@ -64,8 +64,7 @@ namespace detail {
 template <class Executor, class PointsView, class LabelsView>
 void voxelize_views(const Executor& executor, const char* op, PointsView pts, LabelsView labels, bool has_labels,
                     tensor_view<std::uint8_t, 3> grid, const volume_geometry& geometry, z_convention convention) {
-  require(pts.extent(1) >= 3, op, ": argument 'points' [N, >=3] needs at least 3 columns (x, y, z), got ",
-          pts.extent(1));
+  expect_xyz_points(op, pts);
   expect_shape(op, "occupancy", "[X, Y, Z]", grid, {geometry.dims[0], geometry.dims[1], geometry.dims[2]});
   require(grid.is_contiguous(), op, ": argument 'occupancy' must be contiguous (it is written as a flat grid)");
   expect_accessible(op, "points", executor, pts);

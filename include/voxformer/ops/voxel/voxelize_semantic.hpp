@@ -138,8 +138,7 @@ void validate(const Executor& executor, const semantic_voxel_arguments<C>& args)
   constexpr const char* op = "voxformer::voxelize_semantic";
   static_assert(std::integral<C>, "voxformer::voxelize_semantic: classes must be integers");
   const auto& g = args.geometry;
-  detail::require(args.points.extent(1) >= 3, op,
-                  ": argument 'points' [N, >=3] needs at least 3 columns (x, y, z), got ", args.points.extent(1));
+  expect_xyz_points(op, args.points);
   expect_shape(op, "classes", "[N]", args.classes, {args.points.extent(0)});
   expect_shape(op, "labels", "[X, Y, Z]", args.labels, {g.dims[0], g.dims[1], g.dims[2]});
   detail::require(args.labels.is_contiguous(), op,

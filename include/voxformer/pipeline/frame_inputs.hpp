@@ -1,0 +1,123 @@
+//! @file How the pipelines take a frame's tensors: the user's tensor types turned into checked views — a batch of
+//! one seen with or without its batch axis, a proposal as a flat mask, the image features one tensor per level —
+//! and the checks of their values that views alone cannot make (non-finite numbers in host memory).
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <ranges>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "voxformer/core/shape_check.hpp"
+#include "voxformer/core/tensor_traits.hpp"
+#include "voxformer/core/tensor_view.hpp"
+
+namespace voxformer::detail {
+
+//! A tensor of rank `Rank`, or of rank `Rank − 1` seen with a leading extent of 1 (a batch of one).
+template <class T, int Rank, class X>
+tensor_view<T, Rank> as_batched_view(X&& x, const char* op, const std::string& arg) {
+  auto promote = [](const tensor_view<T, Rank - 1>& v) {
+    std::array<index_t, Rank> extents{}, strides{};
+    extents[0] = 1, strides[0] = 0;
+    for (int d = 0; d < Rank - 1; ++d) extents[d + 1] = v.extent(d), strides[d + 1] = v.stride(d);
+    return tensor_view<T, Rank>(v.data(), extents, strides, v.space());
+  };
+  if constexpr (static_tensor<X>) {
+    if constexpr (view_type_of<X>::rank == Rank - 1) return promote(as_view<T, Rank - 1>(x, op, arg));
+    else return as_view<T, Rank>(x, op, arg);
+  } else {
+    static_assert(dynamic_tensor_source<X>, "voxformer: this argument is not a tensor voxformer knows");
+    if (traits_of<X>::describe(x).rank == Rank - 1) return promote(as_view<T, Rank - 1>(x, op, arg));
+    return as_view<T, Rank>(x, op, arg);
+  }
+}
+
+//! A proposal as a flat contiguous view: [X·Y·Z], or [X, Y, Z] of exactly the volume's extents (a transposed
+//! grid of the same size would otherwise be read in the wrong voxel order).
+template <class M, class X>
+tensor_view<const M, 1> as_flat_mask(X&& x, const char* op, const std::array<index_t, 3>& volume) {
+  auto flat_volume = [&](const tensor_view<const M, 3>& grid) {
+    expect_shape(op, "proposal", "[X, Y, Z]", grid, {volume[0], volume[1], volume[2]});
+    return flat_contiguous(op, "proposal", grid);
+  };
+  if constexpr (static_tensor<X>) {
+    constexpr int rank = view_type_of<X>::rank;
+    static_assert(rank == 1 || rank == 3, "voxformer::pipeline: the proposal is [X*Y*Z] or [X, Y, Z]");
+    if constexpr (rank == 3) return flat_volume(as_view<const M, 3>(x, op, "proposal"));
+    else return flat_contiguous(op, "proposal", as_view<const M, 1>(x, op, "proposal"));
+  } else {
+    if (traits_of<X>::describe(x).rank == 3) return flat_volume(as_view<const M, 3>(x, op, "proposal"));
+    return flat_contiguous(op, "proposal", as_view<const M, 1>(x, op, "proposal"));
+  }
+}
+
+//! Calls `read(level, l)` for each feature level: `features` is one tensor (a one-level configuration) or a
+//! range of them, one per level.
+template <class Features, class Read>
+void for_each_feature_level(Features& features, std::size_t levels, const char* op, const Read& read) {
+  if constexpr (tensor_like<Features>) {
+    require(levels == 1, op, ": the configuration has ", levels,
+            " feature levels; pass one tensor per level (a range of tensors)");
+    read(features, std::size_t{0});
+  } else {
+    static_assert(std::ranges::range<Features>,
+                  "voxformer::pipeline::run: 'features' must be a tensor or a range of tensors");
+    const auto given = static_cast<std::size_t>(std::ranges::distance(features));
+    require(given == levels, op, ": ", given, " feature levels given, the configuration has ", levels);
+    std::size_t l = 0;
+    for (auto& level : features) read(level, l++);
+  }
+}
+
+//! Calls `f(offset, indices)` for every element of `view`, the last axis innermost (no division per element).
+template <class T, int Rank, class F>
+void for_each_element(const tensor_view<T, Rank>& view, const F& f) {
+  if (view.empty()) return;
+  std::array<index_t, Rank> index{};
+  index_t offset = 0;
+  while (true) {
+    for (index_t i = 0, step = view.stride(Rank - 1); i < view.extent(Rank - 1); ++i) {
+      index[Rank - 1] = i;
+      f(offset + i * step, index);
+    }
+    int d = Rank - 2;  // odometer over the outer axes
+    for (; d >= 0; --d) {
+      offset += view.stride(d);
+      if (++index[d] < view.extent(d)) break;
+      offset -= index[d] * view.stride(d);
+      index[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+}  // namespace voxformer::detail
+
+namespace voxformer {
+
+//! Checks that every value of a host tensor is finite once converted to `Target` (the type the pipeline computes
+//! in): a NaN or Inf — or a float64 1e300 that becomes Inf in float32 — would spread through every stage and the
+//! frame would still look normal. Integer tensors and device memory are not scanned (the device pipeline checks
+//! its own).
+template <class Target, class T, int Rank>
+void expect_finite_values(std::string_view op, std::string_view arg, const tensor_view<T, Rank>& view) {
+  using value_type = std::remove_cv_t<T>;
+  if constexpr (std::is_floating_point_v<value_type>) {
+    if (!host_accessible(view.space())) return;
+    detail::for_each_element(view, [&](index_t offset, const std::array<index_t, Rank>& index) {
+      const value_type value = view.data()[offset];
+      if (std::isfinite(static_cast<Target>(value))) [[likely]]
+        return;
+      detail::fail(op, ": argument '", arg, "' holds ", value, " at ", detail::format_shape(index),
+                   std::isfinite(value) ? "; it overflows " + to_string(dtype_of<Target>()) + ", which the pipeline computes in"
+                                        : std::string("; every value must be finite"));
+    });
+  }
+}
+
+}  // namespace voxformer
