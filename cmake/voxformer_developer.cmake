@@ -23,16 +23,19 @@ function(voxformer_cpu_instances name)
   target_link_libraries(${name} PRIVATE voxformer::voxformer voxformer_warnings)
   target_compile_options(${name} PRIVATE ${ARGN})
 endfunction()
+# The options of the programs built for this machine's CPU (VOXFORMER_NATIVE_ARCH): the runners, the example, the
+# benchmarks. GCC 12's own avx512fintrin.h (`__m512 __Y = __Y;`, GCC bug 105593) warns hundreds of times through
+# Eigen where AVX-512 is on.
+set(VOXFORMER_PROGRAM_ARCH_OPTIONS "")
+if(VOXFORMER_NATIVE_ARCH)
+  set(VOXFORMER_PROGRAM_ARCH_OPTIONS -march=native $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
+endif()
 # The runners' and the example's instances (for this machine's CPU when they are), which their sources see through
 # a forced include — a build-time matter that their code, which users read, need not show.
-if(VOXFORMER_NATIVE_ARCH)
-  voxformer_cpu_instances(voxformer_program_instances -march=native)
-else()
-  voxformer_cpu_instances(voxformer_program_instances)
-endif()
+voxformer_cpu_instances(voxformer_program_instances ${VOXFORMER_PROGRAM_ARCH_OPTIONS})
 function(voxformer_use_cpu_instances target)
   target_link_libraries(${target} PRIVATE voxformer_program_instances)
-  target_compile_options(${target} PRIVATE -include voxformer/cpu_instances.hpp)
+  target_compile_options(${target} PRIVATE -include voxformer/cpu_instances.hpp ${VOXFORMER_PROGRAM_ARCH_OPTIONS})
 endfunction()
 
 # CUDA: CMake 3.25 neither passes C++20 to nvcc through compile features (voxformer::cuda does) nor knows sm_90

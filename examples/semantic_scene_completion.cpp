@@ -6,8 +6,10 @@
 // submission file, a bird's-eye-view picture and a coloured point set, scores the prediction against a ground
 // truth made from the frame's own labelled scan, and prints each stage's time and peak memory.
 //
-// Image features come from the caller's backbone (out of scope here): a .npy file [cams, C, h, w], or synthetic
-// ones. Weights are random unless files are given — then the labels and scores only show that the path runs.
+// The cameras' images go through the image path (ResNet-50 to layer3 + FPN) with the head, as one whole-model object:
+// PNG files (--images), or — the bundled frame has no camera image, KITTI's not being ours to ship — pictures of the
+// scan as each camera would see it, rendered here. VoxFormer-T's past cameras come from the sequence's real poses.
+// Weights are random unless files are given — then the labels and scores only show that the path runs.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
@@ -20,6 +22,7 @@
 #include <vector>
 #include <voxformer/backend/cpu/cpu_executor.hpp>
 #include <voxformer/io/kitti.hpp>
+#include <voxformer/io/kitti_poses.hpp>
 #include <voxformer/io/label_map.hpp>
 #include <voxformer/io/label_volume.hpp>
 #include <voxformer/io/npy.hpp>
@@ -33,8 +36,8 @@
 #include <voxformer/ops/voxel/pseudo_lidar.hpp>
 #include <voxformer/ops/voxel/voxelize.hpp>
 #include <voxformer/ops/voxel/voxelize_semantic.hpp>
-#include <voxformer/pipeline/pipeline.hpp>
 #include <voxformer/pipeline/proposal_pipeline.hpp>
+#include <voxformer/pipeline/voxformer_model.hpp>
 #include <voxformer/viz/bird_eye_view.hpp>
 
 #include "support/peak_rss.hpp"
@@ -49,7 +52,8 @@ struct options {
   fs::path frame = fs::path(VOXFORMER_EXAMPLE_DATA_DIR) / "semantickitti_08_001000";
   fs::path out = "voxformer_output";
   fs::path label_map = fs::path(VOXFORMER_EXAMPLE_DATA_DIR) / "semantic-kitti.yaml";
-  std::string variant = "S", weights, qpn_weights, features;
+  std::string variant = "S", weights, qpn_weights;
+  std::vector<std::string> images;
   std::uint64_t seed = 1;
   int threads = 2;
   bool via_depth = false;
@@ -140,33 +144,53 @@ std::vector<float> stage1_points(const cpu_executor& cpu, const frame_data& f, b
   return points;
 }
 
-//! Deterministic smooth image features [cams, C, h, w] (a stand-in for a backbone's, which is out of scope).
-std::vector<float> synthetic_features(const model_config& config) {
-  const auto [h, w] = config.feature_shapes[0];
-  const index_t c = config.embed_dims;
-  std::vector<float> f(static_cast<std::size_t>(config.cameras * c * h * w));
-  for (index_t k = 0; k < config.cameras; ++k)
-    for (index_t ch = 0; ch < c; ++ch)
-      for (index_t y = 0; y < h; ++y)
-        for (index_t x = 0; x < w; ++x)
-          f[static_cast<std::size_t>(((k * c + ch) * h + y) * w + x)] =
-              std::sin(0.31f * float(x) + 0.17f * float(ch) + 0.5f * float(k)) *
-              std::cos(0.23f * float(y) - 0.05f * float(ch));
-  return f;
+//! lidar2img of each camera (spec §3.2): the current frame's K4·Tr, and for VoxFormer-T the frames t−12, t−9, t−6,
+//! t−3 of the sequence from its poses (`poses.txt` in the frame's folder).
+std::vector<Eigen::Matrix4d> camera_matrices(const voxformer_model_config& config, const fs::path& frame_dir,
+                                             const io::kitti_calibration& calibration, index_t frame) {
+  if (config.head.cameras == 1) return {calibration.lidar_to_image()};
+  const fs::path poses = frame_dir / "poses.txt";
+  detail::require(fs::exists(poses), "VoxFormer-", config.head.variant, " sees past frames: it needs the sequence's ",
+                  poses.string());
+  return io::temporal_lidar_to_image(calibration, io::read_kitti_poses(poses), frame, config.temporal_offsets);
 }
 
-//! lidar2img of each camera: the current frame's K4·Tr (spec §3.2); for VoxFormer-T the past frames t−12, t−9,
-//! t−6, t−3 are the same camera moved back along x at 1 m per frame (straight driving — the frame has no poses).
-std::vector<float> camera_matrices(const model_config& config, const io::kitti_calibration& calibration) {
-  static constexpr double frames_back[5] = {0, 12, 9, 6, 3};
-  std::vector<float> m;
-  for (index_t k = 0; k < config.cameras; ++k) {
-    Eigen::Matrix4d moved = Eigen::Matrix4d::Identity();
-    moved(0, 3) = frames_back[k % 5];
-    const auto projection = io::to_mat4f(calibration.lidar_to_image() * moved);
-    m.insert(m.end(), projection.m, projection.m + 16);
+//! A picture of the scan as a camera sees it, [h, w, 3] — a stand-in for the camera image the bundled frame does not
+//! have: every point in front of the camera drawn 3×3 pixels wide, the nearest in front, in its class's colour (grey
+//! by distance where the scan has no labels), over a plain sky and ground. Only the image path's input, to show that
+//! the path runs: with trained weights a real camera image is what makes sense.
+std::vector<std::uint8_t> render_scan_view(const frame_data& f, const io::label_map& map, const Eigen::Matrix4d& lidar2img,
+                                           index_t h, index_t w) {
+  std::vector<std::uint8_t> image(static_cast<std::size_t>(h * w * 3));
+  for (index_t r = 0; r < h; ++r)  // sky above the horizon (about a third down), ground below
+    for (index_t c = 0; c < w; ++c)
+      for (int k = 0; k < 3; ++k)
+        image[static_cast<std::size_t>((r * w + c) * 3 + k)] =
+            r < h / 3 ? std::uint8_t(std::array{150, 180, 220}[k]) : std::uint8_t(std::array{90, 85, 80}[k]);
+  std::vector<float> nearest(static_cast<std::size_t>(h * w), INFINITY);
+  for (index_t i = 0; i < f.points(); ++i) {
+    const Eigen::Vector4d p(f.scan[static_cast<std::size_t>(4 * i)], f.scan[static_cast<std::size_t>(4 * i + 1)],
+                            f.scan[static_cast<std::size_t>(4 * i + 2)], 1.0);
+    const Eigen::Vector4d q = lidar2img * p;
+    if (!(q[2] > 0.5)) continue;
+    const auto u = static_cast<index_t>(std::floor(q[0] / q[2])), v = static_cast<index_t>(std::floor(q[1] / q[2]));
+    std::uint8_t rgb[3] = {0, 0, 0};
+    if (!f.labels.empty()) {
+      const auto colour = map.class_colour(map.to_class(f.labels[static_cast<std::size_t>(i)]));
+      rgb[0] = colour.r, rgb[1] = colour.g, rgb[2] = colour.b;
+    } else {
+      std::fill(std::begin(rgb), std::end(rgb), static_cast<std::uint8_t>(255 * std::exp(-q[2] / 30.0)));
+    }
+    for (index_t y = v - 1; y <= v + 1; ++y)
+      for (index_t x = u - 1; x <= u + 1; ++x) {
+        if (y < 0 || y >= h || x < 0 || x >= w) continue;
+        float& depth = nearest[static_cast<std::size_t>(y * w + x)];
+        if (q[2] >= depth) continue;
+        depth = static_cast<float>(q[2]);
+        for (int k = 0; k < 3; ++k) image[static_cast<std::size_t>((y * w + x) * 3 + k)] = rgb[k];
+      }
   }
-  return m;
+  return image;
 }
 
 //! The pre-fix invalid mask (spec §2.7: its layers sit one voxel higher) in VoxFormer's convention: layer z is the
@@ -286,15 +310,20 @@ int main(int argc, char** argv) try {
   app.add_option("--out", o.out,
                  "output folder (created once every output was written: a failed run leaves it as it was)")
       ->capture_default_str();
-  app.add_option("--variant", o.variant, "VoxFormer variant (T uses 5 cameras: the frame's, moved back for the past)")
+  app.add_option("--variant", o.variant,
+                 "VoxFormer variant (T: 5 cameras, the frame's and 4 past ones, from the sequence's poses.txt)")
       ->check(CLI::IsMember({"T", "S", "T-3D", "S-3D"}))
       ->capture_default_str();
-  app.add_option("--weights", o.weights, "stage-2 checkpoint .safetensors (default: random weights)")
+  app.add_option("--weights", o.weights,
+                 "checkpoint .safetensors of the image path and stage 2 (img_backbone.*, img_neck.*, pts_bbox_head.*; "
+                 "default: random weights)")
       ->check(CLI::ExistingFile);
   app.add_option("--qpn-weights", o.qpn_weights,
                  "stage-1 checkpoint .safetensors (default: no network; the voxelised input downsampled)")
       ->check(CLI::ExistingFile);
-  app.add_option("--features", o.features, "image features .npy float32 [cams, C, h, w] (default: synthetic)")
+  app.add_option("--images", o.images,
+                 "camera images, 8-bit RGB PNG of at least 370x1220, one per camera (T: frames t, t-12, t-9, t-6, t-3; "
+                 "default: the scan rendered as each camera sees it)")
       ->check(CLI::ExistingFile);
   app.add_option("--seed", o.seed, "seed of the random weights")->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads")
@@ -319,7 +348,7 @@ int main(int argc, char** argv) try {
   std::printf("voxformer-cpp: VoxFormer-%s on %s, %d thread(s)\n", o.variant.c_str(), o.frame.string().c_str(),
               o.threads);
   if (o.weights.empty())
-    std::printf("!! RANDOM stage-2 weights (seed %llu): the labels and scores below mean nothing; pass --weights\n",
+    std::printf("!! RANDOM weights (seed %llu): the labels and scores below mean nothing; pass --weights\n",
                 static_cast<unsigned long long>(o.seed));
 
   // 1. The frame, and the points stage 1 sees.
@@ -368,47 +397,62 @@ int main(int argc, char** argv) try {
   std::printf("\n   %lld of the 128x128x16 = 262144 query voxels proposed (%.2f %%)\n",
               static_cast<long long>(proposed), 100.0 * double(proposed) / 262144.0);
 
-  // 4. Stage 2 + head: image features → labels [256, 256, 32].
-  model_config config = model_config::preset(o.variant);
-  std::vector<float> features;
-  if (!o.features.empty()) {
-    const auto a = io::read_npy(o.features);
-    detail::require(a.type == dtype_of<float>() && a.shape.size() == 4 && a.shape[0] == config.cameras &&
-                        a.shape[1] == config.embed_dims && a.shape[2] > 0 && a.shape[3] > 0,
-                    "--features '", o.features, "': expected float32 [", config.cameras, ", ", config.embed_dims,
-                    ", h, w] for VoxFormer-", o.variant, ", got ", to_string(a.type), " ",
-                    detail::format_shape(a.shape));
-    config.feature_shapes = {{a.shape[2], a.shape[3]}};
-    features.assign(a.data<float>(), a.data<float>() + a.size());
-    std::printf("4. image features from %s %s\n", o.features.c_str(), detail::format_shape(a.shape).c_str());
+  // 4. The cameras' images → image features → stage 2 + head → labels [256, 256, 32], as one object.
+  voxformer_model_config config = voxformer_model_config::preset(o.variant, false);  // stage 1 ran above
+  const auto [crop_h, crop_w] = config.image.crop;
+  const index_t cameras = config.head.cameras;
+  const bool numbered = std::all_of(frame_id.begin(), frame_id.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const auto lidar2img = camera_matrices(config, o.frame, f.calibration, numbered ? std::stoll(frame_id) : 0);
+  std::vector<std::uint8_t> images;
+  index_t image_h = crop_h, image_w = crop_w;
+  if (!o.images.empty()) {
+    detail::require(static_cast<index_t>(o.images.size()) == cameras, "--images: VoxFormer-", o.variant, " has ",
+                    cameras, " camera(s), ", o.images.size(), " image(s) given");
+    for (const auto& path : o.images) {
+      const auto image = io::read_camera_image(path);
+      if (images.empty()) image_h = image.height, image_w = image.width;
+      detail::require(static_cast<index_t>(image.height) == image_h && static_cast<index_t>(image.width) == image_w,
+                      "--images: '", path, "' is not the size of the first image");
+      images.insert(images.end(), image.rgb.begin(), image.rgb.end());
+    }
+    std::printf("4. camera images from %s%s\n", o.images.front().c_str(), cameras > 1 ? ", …" : "");
   } else {
-    features = synthetic_features(config);
-    std::printf("4. SYNTHETIC image features [%lld, %lld, 24, 77] (no backbone here; pass --features)\n",
-                static_cast<long long>(config.cameras), static_cast<long long>(config.embed_dims));
+    for (const auto& m : lidar2img) {
+      const auto view = render_scan_view(f, map, m, crop_h, crop_w);
+      images.insert(images.end(), view.begin(), view.end());
+    }
+    std::printf("4. RENDERED camera images (the scan as each camera sees it: the frame has no camera image; pass "
+                "--images)\n");
   }
-  if (config.cameras > 1)
-    std::printf(
-        "   the %lld past cameras (t-12, t-9, t-6, t-3) are the current one moved back 12, 9, 6, 3 m: no poses here\n",
-        static_cast<long long>(config.cameras - 1));
-  const auto [fh, fw] = config.feature_shapes[0];
-  const auto feature_view =
-      make_view<4>(static_cast<const float*>(features.data()), {config.cameras, config.embed_dims, fh, fw});
-  const std::vector<float> lidar2img = camera_matrices(config, f.calibration);
-  const auto store = stages.time("load stage-2 weights", [&] {
-    return o.weights.empty() ? parameter_store<float>::random(config, o.seed)
-                             : parameter_store<float>::from_file(config, io::safetensors_file::open(o.weights));
+  if (cameras > 1)
+    std::printf("   the past cameras are frames t-12, t-9, t-6, t-3 of the sequence, placed by its poses\n");
+  std::vector<float> matrices;
+  for (const auto& m : lidar2img) {
+    const auto projection = io::to_mat4f(m);
+    matrices.insert(matrices.end(), projection.m, projection.m + 16);
+  }
+  const auto weights = stages.time("load weights", [&] {
+    if (o.weights.empty())
+      return std::pair{image_backbone_store<float>::random(config.image, o.seed),
+                       parameter_store<float>::random(config.head, o.seed)};
+    return std::pair{image_backbone_store<float>::from_file(config.image, io::safetensors_file::open(o.weights)),
+                     parameter_store<float>::from_file(config.head, io::safetensors_file::open(o.weights))};
   });
-  std::vector<std::uint8_t> prediction(static_cast<std::size_t>(config.output_voxels()));
+  std::vector<std::uint8_t> prediction(static_cast<std::size_t>(config.head.output_voxels()));
   {
     // Memory sized for this frame's proposal (0 would size it for every voxel).
-    pipeline<cpu_executor, float> model(executor, config, store.parameters(), {std::max<index_t>(proposed, 1)});
-    std::printf("   stage 2 + head:");
-    model.observe([](std::string_view stage, tensor_view<const float, 2>) {
+    voxformer_model_options options;
+    options.head.max_proposals = std::max<index_t>(proposed, 1);
+    voxformer_model<cpu_executor, float> model(
+        executor, config, {weights.first.parameters(), weights.second.parameters()}, options);
+    std::printf("   image path, stage 2 + head:");
+    model.head().observe([](std::string_view stage, tensor_view<const float, 2>) {
       std::printf(" %.*s", static_cast<int>(stage.size()), stage.data());
       std::fflush(stdout);
     });
-    const auto& report = stages.time("stage 2 + head", [&] {
-      return model.run(feature_view, make_view<3>(lidar2img.data(), {config.cameras, 4, 4}),
+    const auto& report = stages.time("images → labels", [&] {
+      return model.run(make_view<4>(static_cast<const std::uint8_t*>(images.data()), {cameras, image_h, image_w, 3}),
+                       make_view<3>(static_cast<const float*>(matrices.data()), {cameras, 4, 4}),
                        make_view<3>(static_cast<const std::uint8_t*>(proposal.data()), {128, 128, 16}),
                        make_view<3>(prediction.data(), {256, 256, 32}));
     });

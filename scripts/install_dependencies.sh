@@ -3,7 +3,8 @@
 # Eigen 3.4, the DLPack header, nlohmann JSON (the safetensors reader), yaml-cpp (the label map), libpng (PNG
 # images), CLI11 (the tools), GoogleTest, Google Benchmark, clang with its libFuzzer runtime (scripts/fuzz.sh), and
 # Ninja (the scripts' build tool).
-# `--with-torch` adds PyTorch, NumPy and PyYAML (the Python references and the tools' end-to-end tests).
+# `--with-torch` adds PyTorch and torchvision, NumPy, PyYAML and Pillow (the Python references and the tools'
+# end-to-end tests).
 set -euo pipefail
 
 packages=()
@@ -21,7 +22,8 @@ command -v cmake > /dev/null || packages+=(cmake)
 command -v ninja > /dev/null || packages+=(ninja-build)
 command -v g++ > /dev/null || packages+=(g++)
 if [ "${1:-}" = "--with-torch" ]; then
-  /usr/bin/python3 -c "import torch, numpy, yaml" 2> /dev/null || packages+=(python3-torch python3-numpy python3-yaml)
+  /usr/bin/python3 -c "import torch, torchvision, numpy, yaml, PIL" 2> /dev/null ||
+    packages+=(python3-torch python3-torchvision python3-numpy python3-yaml python3-pil)
 fi
 [ ${#packages[@]} -eq 0 ] && exit 0
 

@@ -47,8 +47,10 @@ phase "release: configure" cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Releas
 phase "release: build" cmake --build build/release -j"$jobs"
 phase "release: tests" ctest --test-dir build/release --output-on-failure -j"$jobs"
 
+# The library's code under AddressSanitizer + UBSan: the tests' binaries (the runners and the example, whose own
+# code is argument handling and file staging, run in the optimised build).
 phase "sanitizers: configure" cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Debug -DVOXFORMER_SANITIZE=ON \
-  -DVOXFORMER_BUILD_TESTS=ON -DVOXFORMER_BUILD_BENCHMARKS=OFF -DVOXFORMER_BUILD_EXAMPLES=OFF
+  -DVOXFORMER_BUILD_TESTS=ON -DVOXFORMER_BUILD_BENCHMARKS=OFF -DVOXFORMER_BUILD_EXAMPLES=OFF -DVOXFORMER_BUILD_TOOLS=OFF
 phase "sanitizers: build" cmake --build build/sanitize -j"$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 phase "sanitizers: tests" ctest --test-dir build/sanitize --output-on-failure -j"$jobs"

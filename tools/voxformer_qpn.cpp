@@ -6,48 +6,23 @@
 //
 //   voxformer_qpn --weights W.safetensors --grid G --out DIR [--threads N]
 #include <CLI/CLI.hpp>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
-#include <type_traits>
 #include <vector>
 #include <voxformer/backend/cpu/cpu_executor.hpp>
 #include <voxformer/io/npy.hpp>
 #include <voxformer/io/safetensors.hpp>
-#include <voxformer/io/voxel_grid.hpp>
 #include <voxformer/model/parameter_store.hpp>
 #include <voxformer/pipeline/proposal_pipeline.hpp>
 
+#include "support/occupancy_grid.hpp"
 #include "support/repeated_runs.hpp"
 #include "support/report_output.hpp"
 #include "support/staged_output.hpp"
 
-namespace {
-
 using namespace voxformer;
-
-//! Runs `f(view)` on the grid file as a [X, Y, Z] tensor of its own element type: a .npy (bool, integer, float32,
-//! float64) with X·Y·Z elements (its shape otherwise free, C order), or else a bit-packed grid (one byte per voxel once
-//! unpacked).
-template <class F>
-run_report with_grid(const std::filesystem::path& path, const qpn_config& config, F&& f) {
-  const auto& g = config.grid;
-  if (path.extension() == ".npy") {
-    const io::npy_array a = io::read_npy(path);
-    const std::string where = "grid '" + path.string() + "'";
-    detail::require(a.size() == config.voxels(), where, " has ", a.size(), " elements (shape ",
-                    detail::format_shape(a.shape), "), a ", g[0], "x", g[1], "x", g[2], " grid has ", config.voxels());
-    return io::visit_elements(a, where, [&](const auto* values) {
-      return f(make_view<3>(values, {g[0], g[1], g[2]}));
-    });
-  }
-  const std::vector<std::uint8_t> grid = io::read_packed_grid(path, {g[0], g[1], g[2]});
-  return f(make_view<3>(grid.data(), {g[0], g[1], g[2]}));
-}
-
-}  // namespace
 
 int main(int argc, char** argv) try {
   CLI::App app{
@@ -101,7 +76,7 @@ int main(int argc, char** argv) try {
   const auto half = config.output_grid();
   std::vector<float> logits(static_cast<std::size_t>(2 * config.output_voxels()));
   std::vector<std::uint8_t> proposal(static_cast<std::size_t>(config.output_voxels()));
-  const run_report report = with_grid(grid_path, config, [&](const auto& grid) {
+  const run_report report = tools::with_grid(grid_path, config.grid, [&](const auto& grid) {
     return tools::median_of_runs(repeat, [&](int) {
       return qpn.run(grid, make_view<3>(proposal.data(), {half[0], half[1], half[2]}),
                      make_view<4>(logits.data(), {2, half[0], half[1], half[2]}));

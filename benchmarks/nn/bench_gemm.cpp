@@ -6,48 +6,17 @@
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
-#include <chrono>
 #include <random>
 #include <vector>
 
 #include "voxformer/backend/cpu/cpu_executor.hpp"
 #include "voxformer/core/execution_context.hpp"
+#include "fma_peak.hpp"
 
 namespace {
 
 using namespace voxformer;
 constexpr index_t chunk_rows = 4096;
-
-#ifdef __AVX512F__
-constexpr int vector_floats = 16;
-#elif defined(__AVX__)
-constexpr int vector_floats = 8;
-#else
-constexpr int vector_floats = 4;
-#endif
-
-//! FLOP/s of one thread doing nothing but independent fused multiply-adds on the widest vector registers the
-//! build targets (the kernels' lanes).
-double fma_peak_per_thread() {
-  static const double peak = [] {
-    using vec = float __attribute__((vector_size(4 * vector_floats)));
-    constexpr int chains = 12;  // with the two constants, within the 16 vector registers of AVX2
-    vec acc[chains];
-    for (int i = 0; i < chains; ++i) acc[i] = vec{} + 0.001f * static_cast<float>(i);
-    const vec m = vec{} + 0.999999f, a = vec{} + 1e-7f;
-    constexpr long iterations = 20'000'000;
-    const auto start = std::chrono::steady_clock::now();
-    for (long it = 0; it < iterations; ++it)
-#pragma GCC unroll 12  // fully unrolled, the accumulators live in registers
-      for (auto& x : acc) x = x * m + a;  // contracted to one FMA; not reassociated (no -ffast-math)
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    float sink = 0;
-    for (auto& x : acc) sink += x[0];
-    benchmark::DoNotOptimize(sink);
-    return 2.0 * vector_floats * chains * static_cast<double>(iterations) / seconds;
-  }();
-  return peak;
-}
 
 struct gemm_data {
   index_t k, n;
@@ -64,7 +33,7 @@ void report(benchmark::State& state, const gemm_data& d, int threads) {
   const double flop = 2.0 * static_cast<double>(chunk_rows * d.k * d.n) * static_cast<double>(state.iterations());
   state.counters["GFLOP/s"] = benchmark::Counter(flop / 1e9, benchmark::Counter::kIsRate);
   state.counters["of_peak"] =
-      benchmark::Counter(flop / (fma_peak_per_thread() * threads), benchmark::Counter::kIsRate);
+      benchmark::Counter(flop / (bench::fma_peak_per_thread() * threads), benchmark::Counter::kIsRate);
 }
 
 void ours(benchmark::State& state) {
@@ -74,7 +43,7 @@ void ours(benchmark::State& state) {
   const auto a = make_view<2>(static_cast<const float*>(d.a.data()), {chunk_rows, d.k});
   const auto b = make_view<2>(static_cast<const float*>(d.b.data()), {d.k, d.n});
   const auto c = make_view<2>(d.c.data(), {chunk_rows, d.n});
-  fma_peak_per_thread();
+  bench::fma_peak_per_thread();
   for (auto _ : state) {
     gemm(context.executor(), a, b, c, false);
     benchmark::ClobberMemory();
@@ -88,7 +57,7 @@ void eigen_product(benchmark::State& state) {
   using matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const matrix> a(d.a.data(), chunk_rows, d.k), b(d.b.data(), d.k, d.n);
   Eigen::Map<matrix> c(d.c.data(), chunk_rows, d.n);
-  fma_peak_per_thread();
+  bench::fma_peak_per_thread();
   for (auto _ : state) {
     c.noalias() = a * b;
     benchmark::ClobberMemory();
@@ -97,8 +66,8 @@ void eigen_product(benchmark::State& state) {
 }
 
 void fma_peak(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(fma_peak_per_thread());
-  state.counters["GFLOP/s"] = fma_peak_per_thread() / 1e9;
+  for (auto _ : state) benchmark::DoNotOptimize(bench::fma_peak_per_thread());
+  state.counters["GFLOP/s"] = bench::fma_peak_per_thread() / 1e9;
 }
 
 BENCHMARK(fma_peak)->Iterations(1);

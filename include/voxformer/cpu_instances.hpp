@@ -1,4 +1,4 @@
-//! @file The heaviest CPU instantiations — both pipelines in float and the deformable-attention kernels — declared
+//! @file The heaviest CPU instantiations — the pipelines in float and the deformable-attention kernels — declared
 //! `extern`, for programs of many translation units: each one then only adapts its tensors to views, and the
 //! optimiser sees the pipelines' code once, in the one source that defines them:
 //!
@@ -13,6 +13,7 @@
 
 #include "voxformer/backend/cpu/cpu_executor.hpp"
 #include "voxformer/ops/msda/msda_arguments.hpp"
+#include "voxformer/pipeline/image_pipeline.hpp"
 #include "voxformer/pipeline/pipeline.hpp"
 #include "voxformer/pipeline/proposal_pipeline.hpp"
 
@@ -21,6 +22,7 @@
 #define VOXFORMER_CPU_INSTANCES(declaration)                                                                         \
   declaration template class voxformer::pipeline<voxformer::cpu_executor, float>;                                    \
   declaration template class voxformer::proposal_pipeline<voxformer::cpu_executor, float>;                           \
+  declaration template class voxformer::image_pipeline<voxformer::cpu_executor, float>;                              \
   declaration template void voxformer::run(const voxformer::cpu_executor&, const voxformer::msda_arguments<float, 2>&); \
   declaration template void voxformer::run(const voxformer::cpu_executor&, const voxformer::msda_arguments<float, 3>&);
 

@@ -19,7 +19,9 @@
 #include "voxformer/core/tensor_view.hpp"
 #include "voxformer/core/workspace.hpp"
 #include "voxformer/io/binary_file.hpp"
+#include "voxformer/io/atomic_file.hpp"
 #include "voxformer/io/kitti.hpp"
+#include "voxformer/io/kitti_poses.hpp"
 #include "voxformer/io/label_volume.hpp"
 #include "voxformer/io/npy.hpp"
 #include "voxformer/io/ply.hpp"
@@ -28,12 +30,17 @@
 #include "voxformer/model/config.hpp"
 #include "voxformer/model/cross_attention.hpp"
 #include "voxformer/model/head.hpp"
+#include "voxformer/model/image_backbone.hpp"
+#include "voxformer/model/image_backbone_config.hpp"
+#include "voxformer/model/image_backbone_parameters.hpp"
 #include "voxformer/model/image_values.hpp"
+#include "voxformer/model/parameter_checks.hpp"
 #include "voxformer/model/parameters.hpp"
 #include "voxformer/model/qpn_config.hpp"
 #include "voxformer/model/qpn_parameters.hpp"
 #include "voxformer/model/query_proposal_network.hpp"
 #include "voxformer/model/self_attention.hpp"
+#include "voxformer/model/voxformer_model_config.hpp"
 #include "voxformer/nn/conv_transpose.hpp"
 #include "voxformer/nn/convolution.hpp"
 #include "voxformer/nn/ffn.hpp"
@@ -61,9 +68,12 @@
 #include "voxformer/ops/voxel/volume_geometry.hpp"
 #include "voxformer/ops/voxel/voxelize.hpp"
 #include "voxformer/ops/voxel/voxelize_semantic.hpp"
+#include "voxformer/pipeline/frame_inputs.hpp"
+#include "voxformer/pipeline/image_pipeline.hpp"
 #include "voxformer/pipeline/pipeline.hpp"
 #include "voxformer/pipeline/proposal_pipeline.hpp"
 #include "voxformer/pipeline/stage_report.hpp"
+#include "voxformer/pipeline/voxformer_model.hpp"
 #include "voxformer/viz/bird_eye_view.hpp"
 
 #if __has_include(<dlpack/dlpack.h>)
@@ -71,6 +81,7 @@
 #endif
 
 #if __has_include(<nlohmann/json.hpp>)
+#include "voxformer/io/json.hpp"
 #include "voxformer/io/safetensors.hpp"
 #include "voxformer/model/config_json.hpp"
 #include "voxformer/model/parameter_store.hpp"

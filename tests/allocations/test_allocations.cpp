@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "support/model_fixture.hpp"
 #include "support/pipeline_fixture.hpp"
 #include "support/qpn_fixture.hpp"
 
@@ -109,6 +110,31 @@ TEST(ProposalPipeline, AFrameAfterTheFirstAllocatesNothing) {
     counting = true;
     qpn.run(grid, proposal_view, logit_view);
     qpn.run(grid, proposal_view);
+    counting = false;
+    EXPECT_EQ(allocations.load(), 0) << threads << " thread(s)";
+  }
+}
+
+// The whole model, from camera images: a frame of K images and a streamed frame after the first allocate nothing
+// (the report's per-camera counts, the stream's ring buffer and the parts' shared frame memory are all sized once).
+TEST(VoxformerModel, AFrameAfterTheFirstAllocatesNothing) {
+  const test::model_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "model" / "t_images");
+  const auto weights = f.load();
+  const auto grid = f.config.head.output_volume();
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(f.config.head.output_voxels()));
+  const auto label_view = voxformer::make_view<3>(labels.data(), {grid[0], grid[1], grid[2]});
+  const auto& s = f.images.shape;
+  const auto images = voxformer::make_view<4>(f.images.data<std::uint8_t>(), {s[0], s[1], s[2], s[3]});
+  const auto current = voxformer::make_view<4>(f.images.data<std::uint8_t>(), {1, s[1], s[2], s[3]});
+  for (int threads : {1, 2}) {
+    voxformer::voxformer_model<voxformer::cpu_executor, float> model(voxformer::cpu_executor{threads}, f.config,
+                                                                    weights.parameters());
+    model.run(images, f.lidar2img, f.proposal, label_view);
+    model.run_stream(0, current, f.lidar2img, f.proposal, label_view);
+    allocations = 0;
+    counting = true;
+    model.run(images, f.lidar2img, f.proposal, label_view);
+    for (voxformer::index_t frame = 1; frame < 4; ++frame) model.run_stream(frame, current, f.lidar2img, f.proposal, label_view);
     counting = false;
     EXPECT_EQ(allocations.load(), 0) << threads << " thread(s)";
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The end-to-end example on the bundled frame: it runs (directly; through the depth map with VoxFormer-T, the query
-proposal network and a features file), says what is random or synthetic, prints the stage table and the scores,
+"""The end-to-end example on the bundled frame: it runs (directly, on camera images it renders from the scan; through
+the depth map with VoxFormer-T, whose past cameras come from the sequence's poses; with the query proposal network and
+camera images given as PNG files), says what is random or rendered, prints the stage table and the scores,
 and writes <frame>.label (4 MiB of uint16 raw ids of the 20 classes, [x][y][z]), a PNG of the expected size and a
 binary PLY with one vertex per occupied predicted voxel; bad arguments are one clear line and a non-zero exit, and
 leave no --out behind. The outputs are all or nothing: a full disk (a 16 KiB tmpfs, root only) or a file that cannot be
@@ -15,6 +16,7 @@ import tempfile
 
 import numpy as np
 import yaml
+from PIL import Image
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "tools"))
@@ -53,16 +55,19 @@ def main():
     raw_of_class = set(LABEL_MAP["learning_map_inv"].values())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
-        features = tmp / "features.npy"
-        np.save(features, np.random.default_rng(1).standard_normal((1, 128, 24, 77)).astype(np.float32))
-        wrong_width = tmp / "features_64.npy"
-        np.save(wrong_width, np.zeros((2, 64, 24, 77), np.float32))  # as many elements as [1, 128, 24, 77]
+        rng = np.random.default_rng(1)
+        camera = tmp / "camera.png"  # a camera image larger than the crop, 8-bit RGB
+        Image.fromarray(rng.integers(0, 256, (376, 1241, 3), dtype=np.uint8)).save(camera)
+        grey = tmp / "grey.png"
+        Image.fromarray(rng.integers(0, 256, (376, 1241), dtype=np.uint8)).save(grey)
+        small = tmp / "small.png"
+        Image.fromarray(rng.integers(0, 256, (300, 1241, 3), dtype=np.uint8)).save(small)
         runs = {
-            "default": ([], ["RANDOM stage-2 weights", "SYNTHETIC image features", "downsampled"]),
-            "depth, T": (["--via-depth", "--variant", "T", "--threads", 1],
-                         ["depth map in camera 2", "moved back", "RANDOM"]),
-            "qpn, features": (["--qpn-weights", QPN_WEIGHTS, "--features", features, "--scale", 1],
-                              ["query proposal network", "image features from"]),
+            "default": ([], ["RANDOM weights", "RENDERED camera images", "downsampled"]),
+            "depth, T": (["--via-depth", "--variant", "T", "--threads", 2],
+                         ["depth map in camera 2", "placed by its poses", "RANDOM"]),
+            "qpn, images": (["--qpn-weights", QPN_WEIGHTS, "--images", camera, "--scale", 1],
+                            ["query proposal network", "camera images from"]),
         }
         for name, (args, says) in runs.items():
             out = tmp / name.replace(", ", "_")
@@ -70,7 +75,7 @@ def main():
             check(result.returncode == 0, f"{name}: failed ({result.returncode}): {result.stderr}")
             if result.returncode != 0:
                 continue
-            for text in says + ["stage", "peak RSS", "total", "mIoU", "stage 2 + head", "voxelise"]:
+            for text in says + ["stage", "peak RSS", "total", "mIoU", "images → labels", "image.layer3", "voxelise"]:
                 check(text in result.stdout, f"{name}: the output does not say {text!r}")
             label = out / "001000.label"
             raw = np.fromfile(label, dtype="<u2") if label.exists() else np.zeros(0)
@@ -86,10 +91,11 @@ def main():
             (["--frame", tmp / "missing"], "missing"),
             (["--variant", "X"], "--variant"),
             (["--weights", tmp / "missing.safetensors"], "missing.safetensors"),
-            (["--weights", features], "safetensors"),
-            (["--features", QPN_WEIGHTS], "npy"),
-            (["--features", features, "--variant", "T"], "expected float32 [5, 128, h, w]"),
-            (["--features", wrong_width], "expected float32 [1, 128, h, w]"),
+            (["--weights", camera], "safetensors"),
+            (["--images", QPN_WEIGHTS], "not a PNG file"),
+            (["--images", grey], "8-bit grey PNG; a camera image must be 8-bit RGB"),
+            (["--images", camera, "--variant", "T"], "VoxFormer-T has 5 camera(s), 1 image(s) given"),
+            (["--images", small], "must be RGB images of at least the crop, 370x1220"),
             (["--scale", 0], "--scale"),
         ]
         for args, mentions in bad:

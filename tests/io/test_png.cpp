@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <random>
 #include <string>
@@ -121,6 +122,42 @@ TEST(Png, OtherColourTypesAreReadAsRgb) {
   EXPECT_EQ(image.width, 2);
   EXPECT_EQ(image.height, 2);
   EXPECT_EQ(image.rgb, (std::vector<std::uint8_t>{10, 20, 30, 255, 0, 0, 0, 0, 255, 0, 0, 255}));
+  std::filesystem::remove(path);
+}
+
+// A camera image must be what a camera gives, 8-bit RGB: every other kind is an error naming the file and the kind,
+// not converted (a grey or palette picture is not a camera's).
+TEST(Png, ACameraImageIsEightBitRgbOnly) {
+  const auto path = temp_file("camera.png");
+  const std::string where = "voxformer::io::read_camera_image('" + path.string() + "'): ";
+  write_png(path, gradient(5, 3), 5, 3);
+  const auto image = voxformer::io::read_camera_image(path);
+  EXPECT_EQ(image.width, 5);
+  EXPECT_EQ(image.rgb, gradient(5, 3));
+  const std::vector<std::uint8_t> grey = {10, 200}, rgba = {10, 10, 10, 0, 200, 200, 200, 255};
+  const std::vector<std::uint16_t> rgb16 = {1, 2, 3, 4, 5, 6};
+  const std::vector<std::uint8_t> palette = {255, 0, 0, 0, 0, 255}, indices = {1, 0};
+  struct kind {
+    const char* name;
+    std::function<void()> write;
+  };
+  const kind kinds[] = {
+      {"8-bit grey", [&] { write_with_libpng(path, PNG_FORMAT_GRAY, 2, 1, grey.data()); }},
+      {"8-bit RGBA", [&] { write_with_libpng(path, PNG_FORMAT_RGBA, 2, 1, rgba.data()); }},
+      {"16-bit RGB", [&] { write_with_libpng(path, PNG_FORMAT_LINEAR_RGB, 2, 1, rgb16.data()); }},
+      {"palette", [&] { write_with_libpng(path, PNG_FORMAT_RGB_COLORMAP, 2, 1, indices.data(), palette.data(), 2); }},
+  };
+  for (const auto& [name, write] : kinds) {
+    write();
+    const std::string message = error_of([&] { (void)voxformer::io::read_camera_image(path); });
+    EXPECT_CONTAINS(message, where);
+    EXPECT_CONTAINS(message, name);
+  }
+  write_png(path, gradient(5, 3), 5, 3);
+  auto bytes = file_bytes(path);
+  bytes.resize(bytes.size() / 2);
+  write_bytes(path, bytes);
+  EXPECT_CONTAINS(error_of([&] { (void)voxformer::io::read_camera_image(path); }), where);
   std::filesystem::remove(path);
 }
 

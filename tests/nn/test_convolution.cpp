@@ -1,8 +1,10 @@
 // Convolutions, transposed convolutions and max pooling over channels-first volumes against float64 loops
-// written from PyTorch's definitions (cross-correlation with zero padding and dilation; a transposed convolution
-// as the scatter x·W[c_in][c_out] onto i·stride − padding + tap; the maximum of each block): 2-D and 3-D windows,
-// dilations, shrinking windows, sums of terms, BatchNorm folded, residual + ReLU, strided inputs and outputs, and
-// chunk sizes that do not divide the volume. Tolerance 1e-5·(1 + |value|) in fp32 (sums of ≤ 200 products).
+// written from PyTorch's definitions (cross-correlation with zero padding, dilation and stride; a transposed
+// convolution as the scatter x·W[c_in][c_out] onto i·stride − padding + tap; the maximum of each window, padding
+// counting as −∞): 2-D and 3-D windows, dilations, strides 2 with padding on odd sizes, pointwise layers, shrinking
+// windows, sums of terms (of different strides too: a bottleneck's last convolution with its downsampling shortcut),
+// BatchNorm folded, residual + ReLU, strided inputs and outputs, and chunk sizes that do not divide the volume.
+// Tolerance 1e-5·(1 + |value|) in fp32 (sums of ≤ 600 products).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -40,7 +42,7 @@ struct reference_term {
   std::vector<double> scale, shift;
 };
 
-//! out(co, o) = act(residual + Σ_t (scale_t(co)·Σ_{ci, taps} W_t(co, ci, t)·in_t(ci, o − p + t·d) + shift_t(co))).
+//! out(co, o) = act(residual + Σ_t (scale_t(co)·Σ_{ci, taps} W_t(co, ci, t)·in_t(ci, o·s − p + t·d) + shift_t(co))).
 std::vector<double> reference_conv(const std::vector<reference_term>& terms, const std::array<index_t, 3>& out_extent,
                                    const std::vector<float>* residual, bool relu) {
   const index_t c_out = terms[0].weight.extent(0), voxels = out_extent[0] * out_extent[1] * out_extent[2];
@@ -58,9 +60,9 @@ std::vector<double> reference_conv(const std::vector<reference_term>& terms, con
               for (index_t a = 0; a < w.kernel[0]; ++a)
                 for (index_t b = 0; b < w.kernel[1]; ++b)
                   for (index_t c = 0; c < w.kernel[2]; ++c) {
-                    const index_t i0 = o0 - w.padding[0] + a * w.dilation[0],
-                                  i1 = o1 - w.padding[1] + b * w.dilation[1],
-                                  i2 = o2 - w.padding[2] + c * w.dilation[2];
+                    const index_t i0 = o0 * w.stride[0] - w.padding[0] + a * w.dilation[0],
+                                  i1 = o1 * w.stride[1] - w.padding[1] + b * w.dilation[1],
+                                  i2 = o2 * w.stride[2] - w.padding[2] + c * w.dilation[2];
                     if (i0 < 0 || i1 < 0 || i2 < 0 || i0 >= t.input.extent(1) || i1 >= t.input.extent(2) ||
                         i2 >= t.input.extent(3))
                       continue;
@@ -223,6 +225,69 @@ TEST(Convolution, AWindowWithoutPaddingShrinksTheOutput) {
                         reference_conv({{in, weight, valid, {}, {}}}, {1, 6, 7}, nullptr, false), "valid");
 }
 
+// ResNet's strided windows on odd sizes: the 7×7/2 stem with padding 3, a 3×3/2 with padding 1, a 1×1/2 shortcut
+// (PyTorch's out = ⌊(in + 2p − k)/2⌋ + 1); chunk sizes that split output rows.
+TEST(Convolution, StridedWindowsWithPaddingOnOddSizesMatchTheDefinition) {
+  struct strided_case {
+    index_t k, s, p, c_in, c_out, h, w;
+  };
+  for (const auto& c : {strided_case{7, 2, 3, 3, 4, 19, 31}, strided_case{3, 2, 1, 5, 6, 13, 9},
+                        strided_case{1, 2, 0, 6, 5, 11, 14}, strided_case{3, 3, 1, 2, 3, 10, 8}}) {
+    const auto x = random_values(c.c_in * c.h * c.w, 40), w = random_values(c.c_out * c.c_in * c.k * c.k, 41, 0.3f);
+    const auto b = random_values(c.c_out, 42);
+    const tensor_view<const float, 4> in(x.data(), {c.c_in, 1, c.h, c.w});
+    const tensor_view<const float, 5> weight(w.data(), {c.c_out, c.c_in, 1, c.k, c.k});
+    const auto window = voxformer::conv_window::planar(c.k, c.s, c.p);
+    const index_t oh = (c.h + 2 * c.p - c.k) / c.s + 1, ow = (c.w + 2 * c.p - c.k) / c.s + 1;
+    ASSERT_EQ(window.output_extent(1, c.h), oh);
+    ASSERT_EQ(window.output_extent(2, c.w), ow);
+    packed_memory m;
+    const auto layer = voxformer::prepare_conv(
+        cpu_executor{1}, {voxformer::conv_term_source<float>{weight, window, {}, voxformer::make_view<1>(b.data(), {c.c_out})}},
+        m.persistent);
+    const std::vector<double> shift(b.begin(), b.end());
+    for (const index_t chunk : {index_t{7}, oh * ow}) {
+      std::vector<float> y(static_cast<std::size_t>(c.c_out * oh * ow), NAN);
+      run_conv({layer, {in}, voxformer::make_view<4>(y.data(), {c.c_out, 1, oh, ow}), {}, true, chunk});
+      expect_near_reference(voxformer::make_view<1>(y.data(), {index_t(y.size())}),
+                            reference_conv({{in, weight, window, {}, shift}}, {1, oh, ow}, nullptr, true),
+                            "k " + std::to_string(c.k) + " stride " + std::to_string(c.s) + " chunk " + std::to_string(chunk));
+    }
+  }
+}
+
+// A pointwise layer (1×1, stride 1) multiplies its input in place, with or without a residual; and a bottleneck's
+// last 1×1 convolution summed with its strided 1×1 shortcut over the block's input (two terms, two strides) equals
+// the two convolutions added, ReLU after.
+TEST(Convolution, PointwiseLayersAndAStridedShortcutTermMatchTheDefinition) {
+  const index_t c_in = 6, c_mid = 4, c_out = 8, h = 9, w = 7, oh = 5, ow = 4;
+  const auto x = random_values(c_in * h * w, 60), t = random_values(c_mid * oh * ow, 61);
+  const auto w3 = random_values(c_out * c_mid, 62, 0.5f), wd = random_values(c_out * c_in, 63, 0.5f);
+  const auto r = random_values(c_out * h * w, 64);
+  const tensor_view<const float, 4> block_in(x.data(), {c_in, 1, h, w}), mid(t.data(), {c_mid, 1, oh, ow});
+  const tensor_view<const float, 5> conv3(w3.data(), {c_out, c_mid, 1, 1, 1}), down(wd.data(), {c_out, c_in, 1, 1, 1});
+  const auto pointwise = voxformer::conv_window::planar(1), strided = voxformer::conv_window::planar(1, 2, 0);
+  packed_memory m;
+  const auto single = voxformer::prepare_conv(cpu_executor{1}, {voxformer::conv_term_source<float>{down, pointwise}},
+                                              m.persistent);
+  EXPECT_EQ(voxformer::conv_workspace_bytes(single, 1024), 0u);  // no im2col
+  std::vector<float> y(static_cast<std::size_t>(c_out * h * w), NAN);
+  run_conv({single, {block_in}, voxformer::make_view<4>(y.data(), {c_out, 1, h, w}),
+            voxformer::make_view<4>(static_cast<const float*>(r.data()), {c_out, 1, h, w}), true});
+  expect_near_reference(voxformer::make_view<1>(y.data(), {index_t(y.size())}),
+                        reference_conv({{block_in, down, pointwise, {}, {}}}, {1, h, w}, &r, true), "pointwise");
+  const auto fused = voxformer::prepare_conv(
+      cpu_executor{1},
+      {voxformer::conv_term_source<float>{conv3, pointwise}, voxformer::conv_term_source<float>{down, strided}},
+      m.persistent);
+  std::vector<float> z(static_cast<std::size_t>(c_out * oh * ow), NAN);
+  run_conv({fused, {mid, block_in}, voxformer::make_view<4>(z.data(), {c_out, 1, oh, ow}), {}, true, 6});
+  expect_near_reference(voxformer::make_view<1>(z.data(), {index_t(z.size())}),
+                        reference_conv({{mid, conv3, pointwise, {}, {}}, {block_in, down, strided, {}, {}}}, {1, oh, ow},
+                                       nullptr, true),
+                        "conv3 + strided shortcut");
+}
+
 TEST(Convolution, BadArgumentsNameTheArgumentAndWriteNothing) {
   const auto x = random_values(2 * 4 * 4, 30), w = random_values(3 * 2 * 9, 31);
   const tensor_view<const float, 4> in(x.data(), {2, 1, 4, 4});
@@ -237,8 +302,8 @@ TEST(Convolution, BadArgumentsNameTheArgumentAndWriteNothing) {
   EXPECT_EQ(error_of([&] {
               run_conv({layer, {tensor_view<const float, 4>(x.data(), {2, 1, 4, 3})}, out});
             }),
-            "voxformer::convolution: argument 'inputs' [C_in, I0, I1, I2] of a term expected shape [2, 1, 4, 4], got "
-            "[2, 1, 4, 3]");
+            "voxformer::convolution: argument 'out' [C_out, D0, D1, D2] expected shape [3, 1, 4, 3] (term 0's window "
+            "over its input [2, 1, 4, 3]), got [3, 1, 4, 4]");
   EXPECT_EQ(error_of([&] {
               run_conv({layer, {in}, voxformer::make_view<4>(y.data(), {2, 1, 4, 4})});
             }),
@@ -286,8 +351,8 @@ TEST(Convolution, AWindowWithoutAPositiveKernelOrDilationOrWithNegativePaddingIs
               (void)voxformer::prepare_conv(cpu_executor{1}, {voxformer::conv_term_source<float>{weight, no_dilation}},
                                             sizing);
             }),
-            "voxformer::prepare_conv: a window along axis 1 needs a positive kernel and dilation and a non-negative "
-            "padding");
+            "voxformer::prepare_conv: a window along axis 1 needs a positive kernel, dilation and stride and a "
+            "non-negative padding");
   // A layer edited after preparing: the convolution checks the windows it is handed, not only prepare_conv.
   packed_memory m;
   auto layer = voxformer::prepare_conv(
@@ -297,7 +362,7 @@ TEST(Convolution, AWindowWithoutAPositiveKernelOrDilationOrWithNegativePaddingIs
   EXPECT_EQ(error_of([&] {
               run_conv({layer, {in}, voxformer::make_view<4>(y.data(), {3, 1, 4, 4})});
             }),
-            "voxformer::convolution: term 0's window along axis 2 needs a positive kernel and dilation and a "
+            "voxformer::convolution: term 0's window along axis 2 needs a positive kernel, dilation and stride and a "
             "non-negative padding");
   EXPECT_TRUE(std::all_of(y.begin(), y.end(), [](float v) { return v == 7.f; }));
 }
@@ -399,7 +464,8 @@ TEST(MaxPool, TheMaximumOfEachBlockAndNanPropagates) {
   x[5] = NAN;  // channel 0, voxel (0, 0, 5): block (0, 0, 2)
   std::vector<float> y(3 * 2 * 3 * 4, 0.f);
   voxformer::max_pool<float>(cpu_executor{2},
-                             voxformer::make_view<4>(static_cast<const float*>(x.data()), {3, 2, 6, 8}), {1, 2, 2},
+                             voxformer::make_view<4>(static_cast<const float*>(x.data()), {3, 2, 6, 8}),
+                             voxformer::pool_window::blocks({1, 2, 2}),
                              voxformer::make_view<4>(y.data(), {3, 2, 3, 4}));
   for (index_t c = 0; c < 3; ++c)
     for (index_t a = 0; a < 2; ++a)
@@ -418,6 +484,81 @@ TEST(MaxPool, TheMaximumOfEachBlockAndNanPropagates) {
           else EXPECT_EQ(ours, m);
         }
   EXPECT_TRUE(std::isnan(y[2]));
+}
+
+// ResNet's stem pooling, MaxPool2d(3, 2, padding=1), on odd sizes: padding counts as −∞, so a border window's
+// maximum is that of its voxels inside; and windows that overlap; a NaN spreads to every window holding it.
+TEST(MaxPool, OverlappingWindowsWithPaddingMatchTheDefinition) {
+  // The definition in double over every window, on odd and even sizes, windows wider than their stride, padded or
+  // not, and inputs narrower than a window: the row's inside outputs and its ends take different paths. NaNs at a
+  // row's first and last column and inside must reach exactly the windows that hold them.
+  struct shape {
+    index_t c, d0, h, w;
+    voxformer::pool_window window;
+  };
+  const std::vector<shape> shapes = {
+      {3, 1, 11, 14, {{1, 3, 3}, {1, 2, 2}, {0, 1, 1}}},  // ResNet's stem pool
+      {2, 1, 9, 13, {{1, 3, 3}, {1, 2, 2}, {0, 1, 1}}},   // odd sizes
+      {2, 1, 5, 2, {{1, 3, 3}, {1, 2, 2}, {0, 1, 1}}},    // narrower than the window: no inside output
+      {2, 1, 8, 17, {{1, 3, 3}, {1, 1, 1}, {0, 1, 1}}},   // stride 1
+      {2, 1, 7, 19, {{1, 4, 4}, {1, 3, 3}, {0, 2, 2}}},   // kernel 4, stride 3, padding 2
+      {2, 3, 6, 10, {{2, 2, 2}, {2, 2, 2}, {0, 0, 0}}},   // blocks over a volume
+      {1, 1, 4, 21, {{1, 1, 5}, {1, 1, 3}, {0, 0, 1}}},   // along one axis only
+  };
+  for (const auto& [c, d0, h, w, window] : shapes) {
+    auto x = random_values(c * d0 * h * w, 51);
+    for (const index_t at : {index_t{0}, w - 1, (h / 2) * w + w / 2, c * d0 * h * w - 1})
+      x[static_cast<std::size_t>(at)] = NAN;
+    const std::array<index_t, 3> in{d0, h, w};
+    std::array<index_t, 3> o{};
+    for (int a = 0; a < 3; ++a) o[static_cast<std::size_t>(a)] = window.output_extent(a, in[static_cast<std::size_t>(a)]);
+    std::vector<float> y(static_cast<std::size_t>(c * o[0] * o[1] * o[2]), 0.f);
+    voxformer::max_pool<float>(cpu_executor{2},
+                               voxformer::make_view<4>(static_cast<const float*>(x.data()), {c, d0, h, w}), window,
+                               voxformer::make_view<4>(y.data(), {c, o[0], o[1], o[2]}));
+    index_t nans = 0, checked = 0;
+    for (index_t ch = 0; ch < c; ++ch)
+      for (index_t i0 = 0; i0 < o[0]; ++i0)
+        for (index_t i1 = 0; i1 < o[1]; ++i1)
+          for (index_t i2 = 0; i2 < o[2]; ++i2) {
+            double m = -INFINITY;
+            bool nan = false;
+            const index_t at[3] = {i0, i1, i2};
+            std::array<index_t, 3> lo{}, hi{};
+            for (std::size_t a = 0; a < 3; ++a) {
+              lo[a] = std::max<index_t>(0, at[a] * window.stride[a] - window.padding[a]);
+              hi[a] = std::min(in[a], at[a] * window.stride[a] - window.padding[a] + window.kernel[a]);
+            }
+            for (index_t a = lo[0]; a < hi[0]; ++a)
+              for (index_t b = lo[1]; b < hi[1]; ++b)
+                for (index_t d = lo[2]; d < hi[2]; ++d) {
+                  const float value = x[static_cast<std::size_t>(((ch * d0 + a) * h + b) * w + d)];
+                  nan = nan || std::isnan(value);
+                  m = std::max(m, double(value));
+                }
+            const float ours = y[static_cast<std::size_t>(((ch * o[0] + i0) * o[1] + i1) * o[2] + i2)];
+            ++checked;
+            if (nan) {
+              ++nans;
+              EXPECT_TRUE(std::isnan(ours)) << "output " << ch << ", " << i0 << ", " << i1 << ", " << i2;
+            } else {
+              EXPECT_EQ(ours, m) << "output " << ch << ", " << i0 << ", " << i1 << ", " << i2;
+            }
+          }
+    EXPECT_GT(nans, 0);
+    EXPECT_GT(checked, nans);
+  }
+  const index_t c = 3, h = 11, w = 14, oh = 6, ow = 7;
+  const auto x = random_values(c * h * w, 51);
+  std::vector<float> y(static_cast<std::size_t>(c * oh * ow), 0.f);
+  EXPECT_CONTAINS(test::error_of([&] {
+                    voxformer::max_pool<float>(cpu_executor{1},
+                                               voxformer::make_view<4>(static_cast<const float*>(x.data()), {c, 1, h, w}),
+                                               voxformer::pool_window{{1, 3, 3}, {1, 2, 2}, {0, 2, 1}},
+                                               voxformer::make_view<4>(y.data(), {c, 1, oh, ow}));
+                  }),
+                  "voxformer::max_pool: window axis 1 needs a positive kernel and stride and a padding of at most half "
+                  "the kernel");
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ array2 fixture(const std::string& name) {
 
 template <class Family>
 class Layers : public ::testing::Test {};
-using families = ::testing::Types<test::view_family, test::eigen_family, test::dlpack_family, test::plain_family>;
+using families = test::tensor_families;
 TYPED_TEST_SUITE(Layers, families);
 
 TYPED_TEST(Layers, LinearMatchesPyTorch) {

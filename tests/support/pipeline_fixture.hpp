@@ -80,15 +80,17 @@ inline void expect_stage(const std::string& stage, const std::vector<float>& act
                                     << reference[at];
 }
 
-//! Labels agree except where the reference's two best logits are within 2e-4 of each other.
-inline void expect_labels(const pipeline_fixture& f, const pipeline_outputs& out) {
+//! Labels agree except where the reference's two best logits are within 2e-4 of each other. `f` is any fixture
+//! with the head's `config` and `expected(stage)`.
+template <class Fixture>
+void expect_labels(const Fixture& f, const voxformer::model_config& config, const pipeline_outputs& out) {
   const auto logits = fixture_values<float>(f.expected("logits"));
   const auto labels = fixture_values<std::uint8_t>(f.expected("labels"));
-  const auto voxels = static_cast<std::size_t>(f.config.output_voxels());
+  const auto voxels = static_cast<std::size_t>(config.output_voxels());
   std::size_t compared = 0;
   for (std::size_t v = 0; v < voxels; ++v) {
     float best = -INFINITY, second = -INFINITY;
-    for (voxformer::index_t c = 0; c < f.config.classes; ++c) {
+    for (voxformer::index_t c = 0; c < config.classes; ++c) {
       const float value = logits[static_cast<std::size_t>(c) * voxels + v];
       if (value > best) second = best, best = value;
       else if (value > second) second = value;
@@ -101,20 +103,24 @@ inline void expect_labels(const pipeline_fixture& f, const pipeline_outputs& out
 }
 
 //! Every stage the fixture holds — each cross layer, the completed volume, each self layer, the logits and
-//! the labels — against our run.
-inline void expect_all_stages(const pipeline_fixture& f, const pipeline_outputs& out) {
+//! the labels — against our run (`f` as for expect_labels).
+template <class Fixture>
+void expect_all_stages(const Fixture& f, const voxformer::model_config& config, const pipeline_outputs& out) {
   EXPECT_EQ(out.report.proposals, static_cast<voxformer::index_t>(f.expected("unmasked").size()));
-  for (voxformer::index_t l = 0; l < f.config.layers_cross; ++l) {
+  for (voxformer::index_t l = 0; l < config.layers_cross; ++l) {
     const std::string stage = "cross_layer" + std::to_string(l);
     expect_stage(stage, out.stages.at(stage), f.expected(stage));
   }
   expect_stage("volume", out.stages.at("volume"), f.expected("volume"));
-  for (voxformer::index_t l = 0; l < f.config.layers_self; ++l) {
+  for (voxformer::index_t l = 0; l < config.layers_self; ++l) {
     const std::string stage = "self_layer" + std::to_string(l);
     expect_stage(stage, out.stages.at(stage), f.expected(stage));
   }
   expect_stage("logits", out.logits, f.expected("logits"));
-  expect_labels(f, out);
+  expect_labels(f, config, out);
+}
+inline void expect_all_stages(const pipeline_fixture& f, const pipeline_outputs& out) {
+  expect_all_stages(f, f.config, out);
 }
 
 }  // namespace test

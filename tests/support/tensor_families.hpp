@@ -2,6 +2,8 @@
 //! `TensorMap`, DLPack `DLTensor`, and `plain_tensor` — a type this test suite defines and adapts itself.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <array>
 #include <cstdint>
 #include <unsupported/Eigen/CXX11/Tensor>
@@ -117,5 +119,13 @@ struct plain_family {
   template <class X>
   static X& arg(X& x) { return x; }
 };
+
+//! The families a typed test runs over. A lane build (tests/CMakeLists.txt) checks the kernels at another SIMD
+//! width, not the adapters: it runs the typed tests over voxformer's own view alone.
+#if defined(VOXFORMER_LANE_BUILD)
+using tensor_families = ::testing::Types<view_family>;
+#else
+using tensor_families = ::testing::Types<view_family, eigen_family, dlpack_family, plain_family>;
+#endif
 
 }  // namespace test

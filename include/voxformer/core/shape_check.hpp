@@ -12,6 +12,7 @@
 
 #include "voxformer/core/error.hpp"
 #include "voxformer/core/tensor_view.hpp"
+#include "voxformer/core/workspace.hpp"
 
 namespace voxformer {
 
@@ -54,6 +55,17 @@ template <class Executor, class T, int Rank>
 void expect_accessible(std::string_view op, std::string_view arg, const Executor& executor,
                        const tensor_view<T, Rank>& view) {
   detail::require(executor.can_access(view.space()), op, ": argument '", arg, "' lives in ", to_string(view.space()),
+                  " memory, which the ", Executor::name, " cannot access");
+}
+
+//! Memory a caller hands a pipeline for its frames (`use_frame_memory`): real, at least `bytes`, and memory the
+//! executor can touch.
+template <class Executor>
+void expect_frame_memory(std::string_view op, const Executor& executor, const workspace& memory, std::size_t bytes) {
+  detail::require(!memory.sizing() && memory.capacity() >= bytes, op, ": a frame needs ", bytes,
+                  " bytes, the memory given ",
+                  memory.sizing() ? "is a sizing workspace" : "holds " + std::to_string(memory.capacity()) + " bytes");
+  detail::require(executor.can_access(memory.space()), op, ": the memory given lives in ", to_string(memory.space()),
                   " memory, which the ", Executor::name, " cannot access");
 }
 

@@ -39,6 +39,8 @@ class workspace {
   }
 
   bool sizing() const { return sizing_; }
+  //! Where the memory starts (null when sizing).
+  std::byte* data() const { return data_; }
   std::size_t used() const { return used_; }
   std::size_t capacity() const { return capacity_; }
   memory_space space() const { return space_; }

@@ -56,6 +56,31 @@ inline mat4<float> to_mat4f(const Eigen::Matrix4d& m) {
 
 namespace detail {
 
+//! The 12 finite numbers of one line of `calib.txt` or `poses.txt`, blank-separated, as a row-major 3×4 matrix;
+//! anything else throws, naming the line and `what` it is.
+inline void parse_matrix_row(std::string_view numbers, projection_matrix& row, std::string_view where,
+                             std::size_t line_number, const std::string& what) {
+  using voxformer::detail::fail;
+  using voxformer::detail::require;
+  constexpr std::string_view blank = " \t\r";  // '\r': files with CRLF line ends
+  int count = 0;
+  for (auto at = numbers.find_first_not_of(blank); at != std::string_view::npos; at = numbers.find_first_not_of(blank)) {
+    numbers.remove_prefix(at);
+    const auto token = numbers.substr(0, numbers.find_first_of(blank));
+    numbers.remove_prefix(token.size());
+    double value = 0;
+    const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
+    if (ec != std::errc{} || end != token.data() + token.size())
+      fail(where, ": line ", line_number, ": '", token.substr(0, 40), "' in ", what, " is ",
+           ec == std::errc::result_out_of_range ? "out of the range of double" : "not a number");
+    require(std::isfinite(value), where, ": line ", line_number, ": ", what, " holds a non-finite value");
+    require(count < 12, where, ": line ", line_number, ": ", what, " has more than 12 numbers");
+    row(count / 4, count % 4) = value;
+    ++count;
+  }
+  require(count == 12, where, ": line ", line_number, ": ", what, " has ", count, " numbers, needs 12");
+}
+
 inline kitti_calibration parse_calibration(std::string_view text, std::string_view where) {
   using voxformer::detail::fail;
   using voxformer::detail::require;
@@ -78,24 +103,7 @@ inline kitti_calibration parse_calibration(std::string_view text, std::string_vi
     if (k == keys.size()) continue;  // a row VoxFormer does not use (e.g. R0_rect of KITTI object calibrations)
     require(!seen[k], where, ": line ", line_number, " repeats the row '", key, ":'");
     seen[k] = true;
-    std::string_view numbers = line.substr(colon + 1);
-    int count = 0;
-    for (auto at = numbers.find_first_not_of(blank); at != std::string_view::npos;
-         at = numbers.find_first_not_of(blank)) {
-      numbers.remove_prefix(at);
-      const auto token = numbers.substr(0, numbers.find_first_of(blank));
-      numbers.remove_prefix(token.size());
-      double value = 0;
-      const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
-      if (ec != std::errc{} || end != token.data() + token.size())
-        fail(where, ": line ", line_number, ": '", token.substr(0, 40), "' in row '", key, ":' is ",
-             ec == std::errc::result_out_of_range ? "out of the range of double" : "not a number");
-      require(std::isfinite(value), where, ": line ", line_number, ": row '", key, ":' holds a non-finite value");
-      require(count < 12, where, ": line ", line_number, ": row '", key, ":' has more than 12 numbers");
-      rows[k](count / 4, count % 4) = value;
-      ++count;
-    }
-    require(count == 12, where, ": line ", line_number, ": row '", key, ":' has ", count, " numbers, needs 12");
+    parse_matrix_row(line.substr(colon + 1), rows[k], where, line_number, "row '" + std::string(key) + ":'");
   }
   for (std::size_t k = 0; k < keys.size(); ++k)
     require(seen[k], where, ": needs a row '", keys[k], ":' with 12 numbers");

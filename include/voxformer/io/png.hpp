@@ -137,12 +137,22 @@ inline void write_png(const std::filesystem::path& path, std::span<const std::ui
   });
 }
 
-//! Reads a PNG of any colour type and bit depth as 8-bit RGB: palette and grey are expanded, 16-bit samples scaled
-//! to 8 bits (rounded), an alpha channel dropped (not composited). A missing or non-PNG file, a corrupt or truncated
-//! one, or a header claiming more pixels than the file's size can hold, is a voxformer::error naming the file.
-inline rgb_image read_png_rgb(const std::filesystem::path& path) {
+namespace detail {
+
+//! Which PNGs a reader takes: any, converted to 8-bit RGB; or only 8-bit RGB ones, as a camera gives them.
+enum class png_colours { any, rgb8_only };
+
+inline std::string png_colour_name(int colour_type, int bit_depth) {
+  const char* kind = colour_type == PNG_COLOR_TYPE_GRAY         ? "grey"
+                     : colour_type == PNG_COLOR_TYPE_GRAY_ALPHA ? "grey + alpha"
+                     : colour_type == PNG_COLOR_TYPE_PALETTE    ? "palette"
+                     : colour_type == PNG_COLOR_TYPE_RGB_ALPHA  ? "RGBA"
+                                                                : "RGB";
+  return std::to_string(bit_depth) + "-bit " + kind;
+}
+
+inline rgb_image read_png(const std::filesystem::path& path, const std::string& where, png_colours colours) {
   using voxformer::detail::require;
-  const std::string where = "voxformer::io::read_png_rgb('" + path.string() + "')";
   const auto file_bytes = detail::regular_file_size(path, where);
   detail::stdio_file file(path, "rb");
   require(file.handle != nullptr, where, ": cannot open for reading: ", detail::errno_text());
@@ -155,7 +165,7 @@ inline rgb_image read_png_rgb(const std::filesystem::path& path) {
   require(handles.info != nullptr, where, ": libpng could not allocate its structures");
   png_uint_32 width = 0, height = 0;
   std::uint64_t encoded_bytes = 0;  // the filtered rows as stored, before inflating
-  int passes = 1;
+  int passes = 1, colour_type = 0, bit_depth = 0;
   // libpng says "Read Error" for a short file and for a failing disk alike: the first, the common one, is named.
   const auto failure = [&] {
     return std::feof(file.handle) ? std::string("truncated: the file ends inside the PNG")
@@ -168,6 +178,8 @@ inline rgb_image read_png_rgb(const std::filesystem::path& path) {
     width = png_get_image_width(handles.png, handles.info);
     height = png_get_image_height(handles.png, handles.info);
     encoded_bytes = (png_get_rowbytes(handles.png, handles.info) + 1) * std::uint64_t{height};
+    colour_type = png_get_color_type(handles.png, handles.info);
+    bit_depth = png_get_bit_depth(handles.png, handles.info);
     png_set_expand(handles.png);  // palette → RGB, grey below 8 bits → 8 bits, a tRNS chunk → alpha
     png_set_scale_16(handles.png);
     png_set_strip_alpha(handles.png);
@@ -176,6 +188,8 @@ inline rgb_image read_png_rgb(const std::filesystem::path& path) {
     png_read_update_info(handles.png, handles.info);
   });
   if (!header_read) voxformer::detail::fail(where, ": ", failure());
+  require(colours == png_colours::any || (colour_type == PNG_COLOR_TYPE_RGB && bit_depth == 8), where, ": a ",
+          png_colour_name(colour_type, bit_depth), " PNG; a camera image must be 8-bit RGB");
   // Deflate inflates at most 1032:1, so a header claiming more could only be followed by an error — after the
   // allocation below, which a few crafted bytes could otherwise make terabytes.
   require(encoded_bytes <= 1032 * file_bytes, where, ": the header claims ", width, "x", height,
@@ -200,6 +214,22 @@ inline rgb_image read_png_rgb(const std::filesystem::path& path) {
   });
   if (!pixels_read) voxformer::detail::fail(where, ": ", failure());
   return image;
+}
+
+}  // namespace detail
+
+//! Reads a PNG of any colour type and bit depth as 8-bit RGB: palette and grey are expanded, 16-bit samples scaled
+//! to 8 bits (rounded), an alpha channel dropped (not composited). A missing or non-PNG file, a corrupt or truncated
+//! one, or a header claiming more pixels than the file's size can hold, is a voxformer::error naming the file.
+inline rgb_image read_png_rgb(const std::filesystem::path& path) {
+  return detail::read_png(path, "voxformer::io::read_png_rgb('" + path.string() + "')", detail::png_colours::any);
+}
+
+//! Reads a camera image: an 8-bit RGB PNG exactly (grey, palette, alpha and 16-bit images are errors naming what the
+//! file is — the network would see other values than the camera's), with read_png_rgb's other checks.
+inline rgb_image read_camera_image(const std::filesystem::path& path) {
+  return detail::read_png(path, "voxformer::io::read_camera_image('" + path.string() + "')",
+                          detail::png_colours::rgb8_only);
 }
 
 }  // namespace voxformer::io

@@ -1,6 +1,7 @@
 //! @file The checks a pipeline makes of the parameter views it is built from — a caller may bind them from
 //! anywhere, so each must have its configuration's shape, data behind it (not a null pointer) and a layout the
-//! executor can read — for stage 2 + head (`model_parameters`) and stage 1 (`qpn_parameters`).
+//! executor can read — for stage 2 + head (`model_parameters`), stage 1 (`qpn_parameters`) and the image path
+//! (`image_backbone_parameters`).
 #pragma once
 
 #include <array>
@@ -12,6 +13,7 @@
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
 #include "voxformer/model/config.hpp"
+#include "voxformer/model/image_backbone_parameters.hpp"
 #include "voxformer/model/parameters.hpp"
 #include "voxformer/model/qpn_config.hpp"
 #include "voxformer/model/qpn_parameters.hpp"
@@ -71,20 +73,37 @@ void check_model_parameters(const char* op, const Executor& executor, const mode
   expect_linear("head_classifier", p.head_classifier, config.classes, c);
 }
 
-//! Every view of stage 1 against `config` (by its official name), and no negative BatchNorm running variance
-//! (folding it would turn every logit into NaN).
-template <class Executor, class T>
-void check_qpn_parameters(const char* op, const Executor& executor, const qpn_config& config,
-                          const qpn_parameters<T>& p) {
-  for_each_qpn_tensor(config, p, [&](const parameter_spec& spec, const auto& view) {
+namespace detail {
+
+//! Checks one view of a convolutional network against its spec (a weight of rank 5 is the spec's shape seen as a
+//! volume), and that a BatchNorm's running variance is not negative (folding it would turn every output into NaN).
+template <class Executor>
+auto spec_checks(const char* op, const Executor& executor) {
+  return [op, &executor](const parameter_spec& spec, const auto& view) {
     if constexpr (std::remove_cvref_t<decltype(view)>::rank == 5)
-      expect_parameter(op, spec.name, executor, view, detail::conv_weight_extents(spec.shape));
+      expect_parameter(op, spec.name, executor, view, conv_weight_extents(spec.shape));
     else expect_parameter(op, spec.name, executor, view, {spec.elements()});
     if (spec.name.ends_with("running_var") && host_accessible(view.space()))
       for (index_t c = 0; c < view.size(); ++c)
-        detail::require(view.at_flat(c) >= T(0), op, ": argument '", spec.name, "' holds the negative variance ",
-                        view.at_flat(c), " at element ", c);
-  });
+        require(view.at_flat(c) >= 0, op, ": argument '", spec.name, "' holds the negative variance ", view.at_flat(c),
+                " at element ", c);
+  };
+}
+
+}  // namespace detail
+
+//! Every view of stage 1 against `config`, by its official name.
+template <class Executor, class T>
+void check_qpn_parameters(const char* op, const Executor& executor, const qpn_config& config,
+                          const qpn_parameters<T>& p) {
+  for_each_qpn_tensor(config, p, detail::spec_checks(op, executor));
+}
+
+//! Every view of the image path against `config`, by its official name.
+template <class Executor, class T>
+void check_image_backbone_parameters(const char* op, const Executor& executor, const image_backbone_config& config,
+                                     const image_backbone_parameters<T>& p) {
+  for_each_image_backbone_tensor(config, p, detail::spec_checks(op, executor));
 }
 
 }  // namespace voxformer

@@ -1,7 +1,7 @@
 //! @file Where the parameters live: a `.safetensors` weights file checked against the configuration tensor by
 //! tensor (zero-copy views where dtype and alignment already fit, fp16/bf16/fp64 converted once), or seeded
-//! random weights in the same layout (benchmarks, examples without a checkpoint) — for stage 2 + head and for
-//! the query proposal network alike, each described by its checkpoint type.
+//! random weights in the same layout (benchmarks, examples without a checkpoint) — for stage 2 + head, the query
+//! proposal network and the image backbone alike, each described by its checkpoint type.
 #pragma once
 
 #include <cmath>
@@ -17,6 +17,7 @@
 
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/io/safetensors.hpp"
+#include "voxformer/model/image_backbone_parameters.hpp"
 #include "voxformer/model/parameters.hpp"
 #include "voxformer/model/qpn_parameters.hpp"
 
@@ -100,9 +101,10 @@ class basic_parameter_store {
     return store;
   }
 
-  //! Writes every tensor inference reads as F32 (or F64) under its official name, with the prefix: a converted
-  //! checkpoint, or random weights, in the layout `from_file` and the original read.
-  void write_safetensors(const std::filesystem::path& path) const {
+  //! Every tensor inference reads as F32 (or F64) under its official name, with the prefix: what `write_safetensors`
+  //! writes, or a part of a file with others' (one checkpoint holds the image path and the head). Views into this
+  //! store.
+  std::vector<io::safetensors_tensor_bytes> safetensors_tensors() const {
     std::vector<io::safetensors_tensor_bytes> tensors;
     for (const auto& spec : Checkpoint::specs(config_)) {
       if (!spec.used) continue;
@@ -110,7 +112,13 @@ class basic_parameter_store {
                          std::vector<std::int64_t>(spec.shape.begin(), spec.shape.end()),
                          std::as_bytes(std::span(tensors_.at(spec.name), static_cast<std::size_t>(spec.elements())))});
     }
-    io::write_safetensors(path, tensors, {{"format", "pt"}, {"writer", "voxformer-cpp"}});
+    return tensors;
+  }
+
+  //! Writes `safetensors_tensors()`: a converted checkpoint, or random weights, in the layout `from_file` and the
+  //! original read.
+  void write_safetensors(const std::filesystem::path& path) const {
+    io::write_safetensors(path, safetensors_tensors(), {{"format", "pt"}, {"writer", "voxformer-cpp"}});
   }
 
   const parameters_type& parameters() const { return parameters_; }
@@ -192,5 +200,31 @@ using parameter_store = basic_parameter_store<T, voxformer_checkpoint>;
 //! The query proposal network, stage 1 (LMSCNet_SS names, no prefix).
 template <class T>
 using qpn_parameter_store = basic_parameter_store<T, qpn_checkpoint>;
+//! The image path: ResNet-50 to layer3 and the FPN (`img_backbone.*`, `img_neck.*`), from the same checkpoint as the
+//! head.
+template <class T>
+using image_backbone_store = basic_parameter_store<T, image_backbone_checkpoint>;
+
+//! `config` with the widths and block counts of the image path `file` holds — the stem's channels
+//! (`img_backbone.conv1.weight` [b, 3, 7, 7]), the bottlenecks of each layer (`img_backbone.layer<i>.<j>.conv1.weight`)
+//! and the neck's channels (`img_neck.lateral_convs.0.conv.weight` [c, …]) — so that a checkpoint of other widths (a
+//! reduced network) loads as it is; the crop, mean and stddev stay `config`'s. A file without the image path throws.
+inline image_backbone_config image_backbone_config_of(const io::safetensors_file& file, image_backbone_config config) {
+  const std::string where = "voxformer::image_backbone_config_of('" + file.source() + "')";
+  auto shape_of = [&](const std::string& name) -> const std::vector<std::int64_t>& {
+    const io::safetensors_entry* entry = file.find(name);
+    detail::require(entry != nullptr && !entry->shape.empty(), where, ": no tensor '", name, "' (the image path's)");
+    return entry->shape;
+  };
+  config.base_width = shape_of("img_backbone.conv1.weight")[0];
+  config.neck_channels = shape_of("img_neck.lateral_convs.0.conv.weight")[0];
+  for (int l = 0; l < 3; ++l) {
+    index_t blocks = 0;
+    while (file.find(detail::backbone_block_name(l, blocks) + "conv1.weight") != nullptr) ++blocks;
+    config.blocks[static_cast<std::size_t>(l)] = blocks;
+  }
+  config.validate();
+  return config;
+}
 
 }  // namespace voxformer

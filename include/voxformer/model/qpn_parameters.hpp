@@ -51,6 +51,25 @@ inline std::array<index_t, 5> conv_weight_extents(const std::vector<index_t>& sh
   return {shape[0], shape[1], shape[2], shape[3], shape[4]};
 }
 
+//! Random values for a tensor of a convolutional network like a trained one's: convolution weights He-scaled by
+//! their fan-in (activations keep their size through the depth), small biases and BatchNorm shifts and means, BatchNorm
+//! scales near 1 and running variances around 1 (away from the identity, so that folding them is exercised).
+template <class T>
+void initialise_convolutional(std::span<T> values, const parameter_spec& spec, std::mt19937_64& generator) {
+  std::normal_distribution<double> normal;
+  const std::string leaf = spec.name.substr(spec.name.rfind('.') + 1);
+  index_t fan_in = 1;
+  for (std::size_t d = 1; d < spec.shape.size(); ++d) fan_in *= spec.shape[d];
+  for (auto& v : values) {
+    const double n = normal(generator);
+    double value = 0.1 * n;  // biases, BatchNorm shifts and means
+    if (leaf == "weight" && spec.shape.size() > 1) value = n * std::sqrt(2.0 / static_cast<double>(fan_in));
+    else if (leaf == "weight") value = 1.0 + 0.1 * n;  // BatchNorm scale
+    else if (leaf == "running_var") value = std::exp(0.2 * n);
+    v = static_cast<T>(value);
+  }
+}
+
 inline std::string qpn_encoder_name(int block, int conv) {
   // Block 1 has no pooling in front: its convolutions are entries 0 and 2, the others' 1 and 3.
   return "Encoder_block" + std::to_string(block + 1) + "." + std::to_string(2 * conv + (block == 0 ? 0 : 1));
@@ -171,18 +190,7 @@ struct qpn_checkpoint {
   template <class T>
   static void initialise(std::span<T> values, const parameter_spec& spec, const qpn_config&,
                          std::mt19937_64& generator) {
-    std::normal_distribution<double> normal;
-    const std::string leaf = spec.name.substr(spec.name.rfind('.') + 1);
-    index_t fan_in = 1;
-    for (std::size_t d = 1; d < spec.shape.size(); ++d) fan_in *= spec.shape[d];
-    for (auto& v : values) {
-      const double n = normal(generator);
-      double value = 0.1 * n;  // biases, BatchNorm shifts and means
-      if (leaf == "weight" && spec.shape.size() > 1) value = n * std::sqrt(2.0 / static_cast<double>(fan_in));
-      else if (leaf == "weight") value = 1.0 + 0.1 * n;  // BatchNorm scale
-      else if (leaf == "running_var") value = std::exp(0.2 * n);
-      v = static_cast<T>(value);
-    }
+    detail::initialise_convolutional(values, spec, generator);
   }
 };
 

@@ -155,7 +155,8 @@ class query_proposal_network {
     // Encoder: (pool), conv + ReLU, conv + ReLU per block.
     const tensor_view<T, 4> block_inputs[4] = {b.input, b.pooled[0], b.pooled[1], b.pooled[2]};
     for (int k = 0; k < 4; ++k) {
-      if (k > 0) max_pool<T>(executor, tensor_view<const T, 4>(b.skip[k - 1]), {1, 2, 2}, b.pooled[k - 1]);
+      if (k > 0) max_pool<T>(executor, tensor_view<const T, 4>(b.skip[k - 1]), pool_window::blocks({1, 2, 2}),
+                             b.pooled[k - 1]);
       conv(encoder_[k][0], {block_inputs[k]}, b.hidden[k], true);
       conv(encoder_[k][1], {b.hidden[k]}, b.skip[k], true);
       done(b.skip[k]);

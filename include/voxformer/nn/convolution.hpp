@@ -1,9 +1,10 @@
-//! @file A stride-1 convolution over channels-first volumes [C, D0, D1, D2] — PyTorch's own layout without the
-//! batch axis: (C, D, H, W) for Conv3d, and (C, 1, H, W) for Conv2d — in PyTorch's semantics (cross-correlation,
-//! zero padding, dilation), computed as im2col into a chunk of scratch followed by the executor's GEMM
+//! @file A convolution over channels-first volumes [C, D0, D1, D2] — PyTorch's own layout without the batch axis:
+//! (C, D, H, W) for Conv3d, and (C, 1, H, W) for Conv2d — in PyTorch's semantics (cross-correlation, zero padding,
+//! dilation, stride), computed as im2col into a chunk of scratch followed by the executor's GEMM
 //! out[C_out, voxels] = W[C_out, K] · columns[K, voxels], with the bias, a residual and a ReLU in its epilogue.
 //! The output channels are the product's rows, so a layer with few of them (LMSCNet's 3-D head: 8, then 2) still
-//! has long rows of voxels to vectorise over.
+//! has long rows of voxels to vectorise over. A pointwise layer (one 1×1 term of stride 1, ResNet's most common)
+//! needs no im2col: its input already is the product's operand.
 //!
 //! A layer may sum several *terms*, each a convolution of its own input with its own window, into one output:
 //! a convolution over a channel concatenation [a ; b] is the sum of one over a and one over b with the matching
@@ -30,14 +31,20 @@ namespace voxformer {
 inline constexpr int max_conv_terms = 4;
 
 //! A convolution window along the three spatial axes (D0, D1, D2) of a channels-first volume: kernel size,
-//! dilation and zero padding per axis. Stride 1; output extent = input + 2·padding − dilation·(kernel − 1).
+//! dilation, zero padding and stride per axis; output extent = ⌊(input + 2·padding − dilation·(kernel − 1) − 1) /
+//! stride⌋ + 1, PyTorch's.
 struct conv_window {
   index_t kernel[3] = {1, 1, 1};
   index_t dilation[3] = {1, 1, 1};
   index_t padding[3] = {0, 0, 0};
+  index_t stride[3] = {1, 1, 1};
 
   //! k×k over (D1, D2) = (H, W) of an image [C, 1, H, W], "same" size: PyTorch's Conv2d(k, padding=k/2).
   static constexpr conv_window planar(index_t k) { return {{1, k, k}, {1, 1, 1}, {0, k / 2, k / 2}}; }
+  //! k×k over (H, W) of an image with stride s and padding p: Conv2d(k, stride=s, padding=p).
+  static constexpr conv_window planar(index_t k, index_t s, index_t p) {
+    return {{1, k, k}, {1, 1, 1}, {0, p, p}, {1, s, s}};
+  }
   //! k×k×k with dilation d, "same" size: Conv3d(k, padding=d·(k−1)/2, dilation=d).
   static constexpr conv_window cubic(index_t k, index_t d = 1) {
     const index_t p = d * (k - 1) / 2;
@@ -45,10 +52,21 @@ struct conv_window {
   }
 
   VOXFORMER_HOST_DEVICE constexpr index_t taps() const { return kernel[0] * kernel[1] * kernel[2]; }
-  //! A positive kernel and dilation and a non-negative padding along an axis.
-  constexpr bool valid(int axis) const { return kernel[axis] > 0 && dilation[axis] > 0 && padding[axis] >= 0; }
-  //! Output extent minus input extent along an axis (0 for a "same" window).
-  constexpr index_t growth(int axis) const { return 2 * padding[axis] - dilation[axis] * (kernel[axis] - 1); }
+  //! A positive kernel, dilation and stride and a non-negative padding along an axis.
+  constexpr bool valid(int axis) const {
+    return kernel[axis] > 0 && dilation[axis] > 0 && stride[axis] > 0 && padding[axis] >= 0;
+  }
+  //! 1×1×1, stride 1, no padding: the input itself is the GEMM's operand.
+  constexpr bool pointwise() const {
+    for (int a = 0; a < 3; ++a)
+      if (kernel[a] != 1 || stride[a] != 1 || padding[a] != 0) return false;
+    return true;
+  }
+  //! The output extent along an axis for an input extent (0 when the window does not fit once).
+  constexpr index_t output_extent(int axis, index_t input) const {
+    const index_t span = input + 2 * padding[axis] - dilation[axis] * (kernel[axis] - 1);
+    return span > 0 ? (span - 1) / stride[axis] + 1 : 0;
+  }
 };
 
 //! A prepared convolution layer: the packed GEMM operand, the bias, and each term's window and input channels.
@@ -130,8 +148,8 @@ struct sum_term_shifts {
 };
 
 //! One row of im2col, (input channel, tap), for the output voxels [first, first + count): the input value under
-//! that tap of each voxel's window, 0 where the window leaves the volume. Stride 1 makes the values of a run of
-//! voxels along D2 one contiguous run of the input, so each run is a copy between two zero fills.
+//! that tap of each voxel's window, 0 where the window leaves the volume. A run of voxels along D2 reads one run
+//! of the input with the stride's step — a copy between two zero fills at stride 1.
 template <class T>
 struct gather_conv_row {
   tensor_view<const T, 4> input;  // [C_in, I0, I1, I2]
@@ -148,20 +166,23 @@ struct gather_conv_row {
     const index_t shift0 = t0 * window.dilation[0] - window.padding[0],
                   shift1 = t1 * window.dilation[1] - window.padding[1],
                   shift2 = t2 * window.dilation[2] - window.padding[2];
-    const index_t in2 = input.extent(3), step = input.stride(3);
+    const index_t s0 = window.stride[0], s1 = window.stride[1], s2 = window.stride[2];
+    const index_t in2 = input.extent(3), step = input.stride(3) * s2;
     T* out = columns + r * row_stride;
     index_t o0 = first / (out1 * out2), o1 = (first / out2) % out1, o2 = first % out2;
     for (index_t left = count; left > 0;) {
       const index_t run = left < out2 - o2 ? left : out2 - o2;
-      const index_t i0 = o0 + shift0, i1 = o1 + shift1;
-      // Along D2 the run reads i2 = o2 + j + shift2 for j in [0, run): valid for j in [low, high).
-      index_t low = -(o2 + shift2), high = in2 - (o2 + shift2);
-      low = low < 0 ? 0 : low;
-      high = high > run ? run : high;
+      const index_t i0 = o0 * s0 + shift0, i1 = o1 * s1 + shift1;
+      // Along D2 the run reads i2 = base + j·s2 for j in [0, run): inside the input for j in [low, high).
+      const index_t base = o2 * s2 + shift2;
+      index_t low = base < 0 ? (-base + s2 - 1) / s2 : 0;
+      index_t high = base < in2 ? (in2 - 1 - base) / s2 + 1 : 0;
+      low = low < run ? low : run;
+      high = high < run ? high : run;
       if (i0 < 0 || i0 >= input.extent(1) || i1 < 0 || i1 >= input.extent(2) || low >= high) low = high = run;
       for (index_t j = 0; j < low; ++j) out[j] = T(0);
       if (low < high) {
-        const T* source = &input(ci, i0, i1, o2 + low + shift2);
+        const T* source = &input(ci, i0, i1, base + low * s2);
         if (step == 1)
           for (index_t j = low; j < high; ++j) out[j] = source[j - low];
         else
@@ -235,7 +256,7 @@ conv_weights<T> prepare_conv(const Executor& executor, std::initializer_list<con
     const auto& k = term.window.kernel;
     for (int a = 0; a < 3; ++a)
       detail::require(term.window.valid(a), op, ": a window along axis ", a,
-                      " needs a positive kernel and dilation and a non-negative padding");
+                      " needs a positive kernel, dilation and stride and a non-negative padding");
     expect_shape(op, "weight", "[C_out, C_in, k0, k1, k2]", term.weight, {out, any_extent, k[0], k[1], k[2]});
     if (term.scale.data() != nullptr) expect_shape(op, "scale", "[C_out]", term.scale, {out});
     if (term.shift.data() != nullptr) expect_shape(op, "shift", "[C_out]", term.shift, {out});
@@ -299,11 +320,18 @@ constexpr index_t conv_column_stride(index_t count) {
   return (count + line - 1) / line * line + line;
 }
 
+//! One pointwise term (1×1, stride 1, no padding): its input's channel rows are the GEMM's operand as they are.
+template <class T>
+bool pointwise_layer(const conv_weights<T>& weights) {
+  return weights.terms == 1 && weights.windows[0].pointwise();
+}
+
 }  // namespace detail
 
-//! Scratch of a convolution: the im2col columns of one chunk.
+//! Scratch of a convolution: the im2col columns of one chunk (none for a pointwise layer).
 template <class T>
 std::size_t conv_workspace_bytes(const conv_weights<T>& weights, index_t chunk_voxels) {
+  if (detail::pointwise_layer(weights)) return 0;
   workspace sizing;
   sizing.take<T>(weights.packed.extent(1) * detail::conv_column_stride<T>(chunk_voxels));
   return sizing.used();
@@ -328,19 +356,28 @@ void validate(const Executor& executor, const conv_arguments<T>& args) {
     const auto& window = w.windows[t];
     for (int a = 0; a < 3; ++a)
       detail::require(window.valid(a), op, ": term ", t, "'s window along axis ", a,
-                      " needs a positive kernel and dilation and a non-negative padding");
+                      " needs a positive kernel, dilation and stride and a non-negative padding");
     columns += w.in_channels[t] * window.taps();
   }
   expect_shape(op, "weights.packed", "[C_out, sum of C_in * taps]", w.packed, {w.out_channels(), columns});
   expect_shape(op, "weights.bias", "[C_out]", w.bias, {w.out_channels()});
   for (int t = 0; t < w.terms; ++t) {
     const auto& in = args.inputs[static_cast<std::size_t>(t)];
-    std::array<index_t, 4> expected{w.in_channels[t], 0, 0, 0};
+    expect_shape(op, "inputs", "[C_in, I0, I1, I2] of a term", in, {w.in_channels[t], any_extent, any_extent, any_extent});
+    std::array<index_t, 4> expected{w.out_channels(), 0, 0, 0};
     for (int a = 0; a < 3; ++a)
-      expected[static_cast<std::size_t>(a) + 1] = args.out.extent(a + 1) - w.windows[t].growth(a);
-    expect_shape(op, "inputs", "[C_in, I0, I1, I2] of a term", in, expected);
+      expected[static_cast<std::size_t>(a) + 1] = w.windows[t].output_extent(a, in.extent(a + 1));
+    if (expected != args.out.extents())
+      detail::fail(op, ": argument 'out' [C_out, D0, D1, D2] expected shape ", detail::format_shape(expected),
+                   " (term ", t, "'s window over its input ", detail::format_shape(in.extents()), "), got ",
+                   detail::format_shape(args.out.extents()));
     expect_accessible(op, "inputs", executor, in);
     expect_disjoint(op, "out", args.out, "inputs", in);
+  }
+  if (detail::pointwise_layer(w)) {  // its input is the GEMM's operand as it is: one axis at unit stride
+    const auto in_rows = detail::channel_rows(op, "inputs", args.inputs[0]);
+    detail::require(in_rows.stride(1) == 1 || in_rows.stride(0) == 1 || in_rows.extent(0) == 1 || in_rows.extent(1) == 1, op,
+                    ": argument 'inputs' of a pointwise layer needs its voxels or its channels at unit stride");
   }
   if (args.residual.data() != nullptr) {
     expect_shape(op, "residual", "[C_out, D0, D1, D2]", args.residual, args.out.extents());
@@ -358,6 +395,17 @@ void run(const Executor& executor, const conv_arguments<T>& args, workspace scra
   const bool has_residual = args.residual.data() != nullptr;
   const auto residual = has_residual ? detail::channel_rows(op, "residual", args.residual) : tensor_view<const T, 2>{};
   const index_t voxels = out.extent(1), k = w.packed.extent(1), chunk = std::min(args.chunk_voxels, voxels);
+  auto product = [&](const tensor_view<const T, 2>& b, index_t first, index_t count) {
+    const auto c = column_slice(out, first, count);
+    if (has_residual)
+      gemm(executor, w.packed, b, c, false,
+           kernels::conv_epilogue<T, true>{c, w.bias, column_slice(residual, first, count), args.relu});
+    else gemm(executor, w.packed, b, c, false, kernels::conv_epilogue<T, false>{c, w.bias, {}, args.relu});
+  };
+  if (detail::pointwise_layer(w)) {  // the input's channel rows are the operand: one product, no gather
+    product(detail::channel_rows(op, "inputs", args.inputs[0]), 0, voxels);
+    return;
+  }
   const index_t stride = detail::conv_column_stride<T>(chunk);
   T* const columns = scratch.take<T>(k * stride);
   for (index_t first = 0; first < voxels; first += chunk) {
@@ -371,12 +419,7 @@ void run(const Executor& executor, const conv_arguments<T>& args, workspace scra
                    1);
       row += rows;
     }
-    const tensor_view<const T, 2> b(columns, {k, count}, {stride, 1});
-    const auto c = column_slice(out, first, count);
-    if (has_residual)
-      gemm(executor, w.packed, b, c, false,
-           kernels::conv_epilogue<T, true>{c, w.bias, column_slice(residual, first, count), args.relu});
-    else gemm(executor, w.packed, b, c, false, kernels::conv_epilogue<T, false>{c, w.bias, {}, args.relu});
+    product(tensor_view<const T, 2>(columns, {k, count}, {stride, 1}), first, count);
   }
 }
 

@@ -118,6 +118,13 @@ class pipeline {
   const model_config& config() const { return config_; }
   const pipeline_options& options() const { return options_; }
 
+  //! The bytes of memory a frame works in, and working in the caller's instead: as `image_pipeline`'s.
+  std::size_t frame_memory_bytes() const { return report_.workspace_bytes; }
+  void use_frame_memory(const workspace& memory);
+  //! Where in its frame memory the stages' scratch begins: from there on, the self-attention's scratch (the
+  //! volume's values and more) is filled every frame, whatever the proposal.
+  std::size_t scratch_offset() const { return workspace::round_up(frame_bytes_); }
+
  private:
   //! The user's tensors turned into checked views (the proposal's element type apart, which only `propose` reads):
   //! from here on a frame is the same code for every tensor type.
@@ -402,14 +409,22 @@ void pipeline<Executor, T>::build_frame_memory() {
                                         self_scratch_bytes_});
   const std::size_t frame = workspace::round_up(sizing.used());
   frame_memory_ = allocate_buffer(executor_, frame + scratch);
-  workspace memory(frame_memory_.data(), frame_memory_.size(), frame_memory_.space());
-  carve_frame(memory);
-  const workspace rest(frame_memory_.data() + frame, scratch, frame_memory_.space());
-  proposal_scratch_ = batch_scratch_ = stage_scratch_ = rest;
+  report_.workspace_bytes = frame + scratch;
   camera_first_row_.assign(static_cast<std::size_t>(config_.cameras), 0);
   camera_row_count_.assign(static_cast<std::size_t>(config_.cameras), 0);
   feature_levels_.resize(static_cast<std::size_t>(config_.levels()));
-  report_.workspace_bytes = frame + scratch;
+  use_frame_memory(workspace(frame_memory_.data(), frame_memory_.size(), frame_memory_.space()));
+}
+
+template <class Executor, class T>
+void pipeline<Executor, T>::use_frame_memory(const workspace& memory) {
+  expect_frame_memory("voxformer::pipeline::use_frame_memory", executor_, memory, frame_memory_bytes());
+  const std::size_t frame = scratch_offset();  // the frame's buffers, then the scratch
+  workspace buffers(memory.data(), frame, memory.space());
+  carve_frame(buffers);
+  const workspace rest(memory.data() + frame, frame_memory_bytes() - frame, memory.space());
+  proposal_scratch_ = batch_scratch_ = stage_scratch_ = rest;
+  if (frame_memory_.data() != memory.data()) frame_memory_ = buffer_type{};
 }
 
 template <class Executor, class T>

@@ -116,6 +116,10 @@ class proposal_pipeline {
   const run_report& report() const { return report_; }
   const qpn_config& config() const { return config_; }
 
+  //! The bytes of memory a frame works in, and working in the caller's instead: as `image_pipeline`'s.
+  std::size_t frame_memory_bytes() const { return report_.workspace_bytes; }
+  void use_frame_memory(const workspace& memory);
+
  private:
   template <class OccupancyElement, class Occupancy, class Proposal>
   const run_report& run_frame(Occupancy& occupancy, Proposal& proposal, const tensor_view<T, 4>& logits) {
@@ -147,6 +151,7 @@ class proposal_pipeline {
   qpn_config config_;
   proposal_options options_;
   buffer_type derived_memory_, frame_memory_;
+  std::size_t frame_bytes_ = 0;  // of frame memory: the activations, then the scratch
   std::optional<query_proposal_network<T>> network_;
   workspace count_scratch_;
   observer observer_;
@@ -171,14 +176,23 @@ proposal_pipeline<Executor, T>::proposal_pipeline(const Executor& executor, qpn_
   const std::size_t scratch = std::max(network_->scratch_bytes(options_.chunk_voxels),
                                        detail::counted_compaction_bytes(executor_, config_.output_voxels()));
   frame_memory_ = allocate_buffer(executor_, frame + scratch);
-  network_->attach(workspace(frame_memory_.data(), frame, frame_memory_.space()),
-                   workspace(frame_memory_.data() + frame, scratch, frame_memory_.space()), options_.chunk_voxels);
-  count_scratch_ = workspace(frame_memory_.data() + frame, scratch, frame_memory_.space());
+  frame_bytes_ = frame;
+  report_.workspace_bytes = frame + scratch;
+  use_frame_memory(workspace(frame_memory_.data(), frame_memory_.size(), frame_memory_.space()));
   synchronize(executor_);
   for (const auto name : query_proposal_network<T>::stage_names) report_.stages.push_back({std::string(name), 0, 0});
   report_.stages.push_back({"proposal", 0, 0});
-  report_.workspace_bytes = frame + scratch;
   report_.derived_bytes = derived;
+}
+
+template <class Executor, class T>
+void proposal_pipeline<Executor, T>::use_frame_memory(const workspace& memory) {
+  expect_frame_memory("voxformer::proposal_pipeline::use_frame_memory", executor_, memory, frame_memory_bytes());
+  const std::size_t scratch = frame_memory_bytes() - frame_bytes_;
+  network_->attach(workspace(memory.data(), frame_bytes_, memory.space()),
+                   workspace(memory.data() + frame_bytes_, scratch, memory.space()), options_.chunk_voxels);
+  count_scratch_ = workspace(memory.data() + frame_bytes_, scratch, memory.space());
+  if (frame_memory_.data() != memory.data()) frame_memory_ = buffer_type{};
 }
 
 //! From the network's input image (written by `run_frame`) to the proposal and, when wanted, the logits.

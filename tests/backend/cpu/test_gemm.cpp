@@ -3,6 +3,7 @@
 // bit-identical results for any thread count. Lane code: built again for each SIMD width (tests/CMakeLists.txt).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstddef>
 #include <random>
 #include <vector>
@@ -138,5 +139,28 @@ TEST(Gemm, AColumnRangeEpilogueSplitsColumnsAndSeesEachElementOnce) {
 }
 
 // Was: a bare std::bad_alloc (a valid configuration can still be too big for the machine).
+
+// A product deeper than one depth block (a convolution's: k = 9 · 256) reads b in packed blocks and resumes each
+// tile from the sum stored in c: every element is summed over k in order, so the result is the unblocked kernel's
+// bit for bit — and the float64 product's within rounding, for any thread count and tile remainder.
+TEST(Gemm, DeepProductsAreBlockedWithoutChangingTheSum) {
+  for (const index_t n : {index_t{64}, index_t{45}, index_t{3}})
+    for (const index_t k : {voxformer::detail::gemm_depth_block + 1, index_t{700}}) {
+      const auto g = random_gemm(13, k, n, 11);
+      const auto a = store(g.a, g.m, k, false), b = store(g.b, k, n, false);
+      auto c = store(g.c, g.m, n, false), unblocked = store(g.c, g.m, n, false);
+      voxformer::gemm<float>(cpu_executor{2}, a.view, b.view, c.view, false);
+      voxformer::detail::gemm_rows(a.view.data(), a.view.stride(0), b.view.data(), b.view.stride(0), k,
+                                   unblocked.view.data(), unblocked.view.stride(0), n, g.m, false, false);
+      EXPECT_EQ(c.values, unblocked.values) << "k " << k << ", n " << n;
+      for (index_t i = 0; i < g.m; ++i)
+        for (index_t j = 0; j < n; ++j) {
+          double expected = 0;
+          for (index_t p = 0; p < k; ++p)
+            expected += g.a[static_cast<std::size_t>(i * k + p)] * g.b[static_cast<std::size_t>(p * n + j)];
+          ASSERT_NEAR(c.view(i, j), expected, 1e-4 * (1 + std::abs(expected))) << i << ", " << j;
+        }
+    }
+}
 
 }  // namespace

@@ -15,7 +15,7 @@ constexpr double abs_tol = 1e-5, rel_tol = 1e-5;
 
 template <class Family>
 class MsDeformAttn : public ::testing::Test {};
-using families = ::testing::Types<test::view_family, test::eigen_family, test::dlpack_family, test::plain_family>;
+using families = test::tensor_families;
 TYPED_TEST_SUITE(MsDeformAttn, families);
 
 TYPED_TEST(MsDeformAttn, MatchesGridSampleOnMultiLevelFixture) {

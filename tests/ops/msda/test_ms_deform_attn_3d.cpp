@@ -11,7 +11,7 @@ using test::msda_case;
 
 template <class Family>
 class MsDeformAttn3d : public ::testing::Test {};
-using families = ::testing::Types<test::view_family, test::eigen_family, test::dlpack_family, test::plain_family>;
+using families = test::tensor_families;
 TYPED_TEST_SUITE(MsDeformAttn3d, families);
 
 TYPED_TEST(MsDeformAttn3d, MatchesGridSample5dOnMultiLevelFixture) {

@@ -22,7 +22,7 @@ const voxformer::image_size kitti_crop{370, 1220};
 
 template <class Family>
 class CameraRebatch : public ::testing::Test {};
-using families = ::testing::Types<test::view_family, test::eigen_family, test::dlpack_family, test::plain_family>;
+using families = test::tensor_families;
 TYPED_TEST_SUITE(CameraRebatch, families);
 
 TYPED_TEST(CameraRebatch, ProjectionMatchesPointSampling) {

@@ -23,7 +23,7 @@ struct scatter_fixture {
 
 template <class Family>
 class MaskTokenScatter : public ::testing::Test {};
-using families = ::testing::Types<test::view_family, test::eigen_family, test::dlpack_family, test::plain_family>;
+using families = test::tensor_families;
 TYPED_TEST_SUITE(MaskTokenScatter, families);
 
 TYPED_TEST(MaskTokenScatter, MatchesIndexPutAndGatherInverts) {

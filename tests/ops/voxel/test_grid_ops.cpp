@@ -40,7 +40,7 @@ std::vector<std::uint8_t> downsample_brute_force(const std::vector<std::uint8_t>
 
 template <class Family>
 class GridOps : public ::testing::Test {};
-using families = ::testing::Types<test::view_family, test::eigen_family, test::dlpack_family, test::plain_family>;
+using families = test::tensor_families;
 TYPED_TEST_SUITE(GridOps, families);
 
 TYPED_TEST(GridOps, PackIsMsbFirstAndRoundTrips) {

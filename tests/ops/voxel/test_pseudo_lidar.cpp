@@ -14,7 +14,7 @@ namespace {
 
 template <class Family>
 class PseudoLidar : public ::testing::Test {};
-using families = ::testing::Types<test::view_family, test::eigen_family, test::dlpack_family, test::plain_family>;
+using families = test::tensor_families;
 TYPED_TEST_SUITE(PseudoLidar, families);
 
 TYPED_TEST(PseudoLidar, MatchesFloat64FormulaAndMarksInvalidPixels) {

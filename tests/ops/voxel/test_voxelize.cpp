@@ -48,7 +48,7 @@ std::vector<std::uint8_t> brute_force(const std::vector<float>& pts, const std::
 
 template <class Family>
 class Voxelize : public ::testing::Test {};
-using families = ::testing::Types<test::view_family, test::eigen_family, test::dlpack_family, test::plain_family>;
+using families = test::tensor_families;
 TYPED_TEST_SUITE(Voxelize, families);
 
 TYPED_TEST(Voxelize, MatchesBruteForceInBothConventions) {

@@ -7,6 +7,7 @@
 //! threads.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -42,12 +43,16 @@ VOXFORMER_FORCEINLINE F load_vector(const float* p) {
 }
 
 //! c[0 .. Rows)[0 .. Vectors·Lanes) (+)= a[0 .. Rows)[0 .. k) · b[0 .. k)[0 .. Vectors·Lanes): Rows·Vectors
-//! independent accumulators of Lanes floats (Lanes = 1: scalar columns, still one chain per output element).
+//! independent accumulators of Lanes floats (Lanes = 1: scalar columns, still one chain per output element). With
+//! `resume`, the chains start from c, which holds the sum over the previous depth blocks, instead of 0.
 template <int Rows, int Vectors, int Lanes>
 VOXFORMER_FORCEINLINE void gemm_tile(const float* a, index_t lda, const float* b, index_t ldb, index_t k, float* c,
-                                     index_t ldc, bool accumulate) {
+                                     index_t ldc, bool accumulate, bool resume) {
   using F = lanes_t<float, Lanes>;
   F acc[Rows][Vectors] = {};
+  if (resume)
+    for (int r = 0; r < Rows; ++r)
+      for (int v = 0; v < Vectors; ++v) acc[r][v] = load_vector<F>(c + r * ldc + v * Lanes);
   for (index_t p = 0; p < k; ++p) {
     const F b0 = load_vector<F>(b + p * ldb);
     const F b1 = Vectors > 1 ? load_vector<F>(b + p * ldb + Lanes) : b0;
@@ -60,7 +65,7 @@ VOXFORMER_FORCEINLINE void gemm_tile(const float* a, index_t lda, const float* b
   for (int r = 0; r < Rows; ++r)
     for (int v = 0; v < Vectors; ++v) {
       float* out = c + r * ldc + v * Lanes;
-      const F total = accumulate ? load_vector<F>(out) + acc[r][v] : acc[r][v];
+      const F total = accumulate && !resume ? load_vector<F>(out) + acc[r][v] : acc[r][v];
       std::memcpy(out, &total, sizeof(F));
     }
 }
@@ -69,19 +74,48 @@ VOXFORMER_FORCEINLINE void gemm_tile(const float* a, index_t lda, const float* b
 //! 4 output channels on 16-lane vectors), and the last ones singly, for `Rows` rows.
 template <int Rows>
 void gemm_rows_of_tile(const float* a, index_t lda, const float* b, index_t ldb, index_t k, float* c, index_t ldc,
-                       index_t n, bool accumulate) {
+                       index_t n, bool accumulate, bool resume) {
   constexpr index_t lanes = gemm_lanes;
   index_t j = 0;
-  for (; j + 2 * lanes <= n; j += 2 * lanes) gemm_tile<Rows, 2, lanes>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
-  for (; j + lanes <= n; j += lanes) gemm_tile<Rows, 1, lanes>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
+  for (; j + 2 * lanes <= n; j += 2 * lanes)
+    gemm_tile<Rows, 2, lanes>(a, lda, b + j, ldb, k, c + j, ldc, accumulate, resume);
+  for (; j + lanes <= n; j += lanes) gemm_tile<Rows, 1, lanes>(a, lda, b + j, ldb, k, c + j, ldc, accumulate, resume);
   if constexpr (lanes > 8)
-    for (; j + 8 <= n; j += 8) gemm_tile<Rows, 1, 8>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
+    for (; j + 8 <= n; j += 8) gemm_tile<Rows, 1, 8>(a, lda, b + j, ldb, k, c + j, ldc, accumulate, resume);
   if constexpr (lanes > 4)
-    for (; j + 4 <= n; j += 4) gemm_tile<Rows, 1, 4>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
-  for (; j < n; ++j) gemm_tile<Rows, 1, 1>(a, lda, b + j, ldb, k, c + j, ldc, accumulate);
+    for (; j + 4 <= n; j += 4) gemm_tile<Rows, 1, 4>(a, lda, b + j, ldb, k, c + j, ldc, accumulate, resume);
+  for (; j < n; ++j) gemm_tile<Rows, 1, 1>(a, lda, b + j, ldb, k, c + j, ldc, accumulate, resume);
 }
 
 inline constexpr int gemm_tile_rows = 6;
+
+//! The depth of one block of a deep product (a 3×3 convolution over 256 channels has k = 2304): b is read
+//! `gemm_depth_block` rows at a time, two vectors of columns wide, into a packed panel on the stack (32 KiB with
+//! AVX-512) that every row tile then reads from L1 — instead of walking k rows of b, one page apart, for each of
+//! them. Each tile resumes from the partial sum it stored, so every element is still summed over k in order: the
+//! results of c = a·b are those of the product without blocks, bit for bit (with `accumulate`, c's old value is
+//! added first rather than last).
+inline constexpr index_t gemm_depth_block = 256;
+
+//! Rows [first, first + rows) of c (+)= a·b, for one panel of b (`ldb` its row stride) of depth k: tiles of 6 rows,
+//! then the last rows in tiles of 4, 2 and 1 — a product with few rows (a convolution's output channels) then reads
+//! each vector of b once per few rows, not once per row.
+inline void gemm_rows(const float* a_rows, index_t lda, const float* b, index_t ldb, index_t k, float* c_rows,
+                      index_t ldc, index_t n, index_t rows, bool accumulate, bool resume) {
+  index_t r = 0;
+  for (; r + gemm_tile_rows <= rows; r += gemm_tile_rows)
+    gemm_rows_of_tile<gemm_tile_rows>(a_rows + r * lda, lda, b, ldb, k, c_rows + r * ldc, ldc, n, accumulate, resume);
+  auto remainder = [&](auto tile_rows) {
+    constexpr int height = decltype(tile_rows)::value;
+    if (r + height <= rows) {
+      gemm_rows_of_tile<height>(a_rows + r * lda, lda, b, ldb, k, c_rows + r * ldc, ldc, n, accumulate, resume);
+      r += height;
+    }
+  };
+  remainder(std::integral_constant<int, 4>{});
+  remainder(std::integral_constant<int, 2>{});
+  remainder(std::integral_constant<int, 1>{});
+}
 
 //! Rows [first, first + rows) of c = a·b (or c += a·b), all row-major.
 inline void gemm_row_major_block(const tensor_view<const float, 2>& a, const tensor_view<const float, 2>& b,
@@ -89,21 +123,25 @@ inline void gemm_row_major_block(const tensor_view<const float, 2>& a, const ten
   const index_t k = a.extent(1), n = c.extent(1), lda = a.stride(0), ldb = b.stride(0), ldc = c.stride(0);
   const float* a_rows = a.data() + first * lda;
   float* c_rows = c.data() + first * ldc;
-  index_t r = 0;
-  for (; r + gemm_tile_rows <= rows; r += gemm_tile_rows)
-    gemm_rows_of_tile<gemm_tile_rows>(a_rows + r * lda, lda, b.data(), ldb, k, c_rows + r * ldc, ldc, n, accumulate);
-  // The last rows in tiles of 4, 2 and 1: a product with few rows (a convolution's output channels) then reads
-  // each vector of b once per few rows, not once per row.
-  auto remainder = [&](auto tile_rows) {
-    constexpr int height = decltype(tile_rows)::value;
-    if (r + height <= rows) {
-      gemm_rows_of_tile<height>(a_rows + r * lda, lda, b.data(), ldb, k, c_rows + r * ldc, ldc, n, accumulate);
-      r += height;
+  if (k <= gemm_depth_block) {
+    gemm_rows(a_rows, lda, b.data(), ldb, k, c_rows, ldc, n, rows, accumulate, false);
+    return;
+  }
+  constexpr index_t width = 2 * gemm_lanes;
+  alignas(64) float panel[gemm_depth_block * width];
+  for (index_t j = 0; j < n; j += width) {
+    const index_t columns = std::min(width, n - j);
+    for (index_t p = 0; p < k; p += gemm_depth_block) {
+      const index_t depth = std::min(gemm_depth_block, k - p);
+      const float* rows_of_b = b.data() + p * ldb + j;
+      if (columns == width)  // fixed-size copies, which are two vector moves (a variable memcpy is `rep movs`)
+        for (index_t q = 0; q < depth; ++q) std::memcpy(panel + q * width, rows_of_b + q * ldb, sizeof(float) * width);
+      else
+        for (index_t q = 0; q < depth; ++q)
+          std::memcpy(panel + q * width, rows_of_b + q * ldb, static_cast<std::size_t>(columns) * sizeof(float));
+      gemm_rows(a_rows + p, lda, panel, width, depth, c_rows + j, ldc, columns, rows, accumulate, p > 0);
     }
-  };
-  remainder(std::integral_constant<int, 4>{});
-  remainder(std::integral_constant<int, 2>{});
-  remainder(std::integral_constant<int, 1>{});
+  }
 }
 
 }  // namespace voxformer::detail
