@@ -40,6 +40,7 @@
 #include <voxformer/pipeline/voxformer_model.hpp>
 #include <voxformer/viz/bird_eye_view.hpp>
 
+#include "support/camera_images.hpp"
 #include "support/peak_rss.hpp"
 #include "support/staged_output.hpp"
 
@@ -408,13 +409,8 @@ int main(int argc, char** argv) try {
   if (!o.images.empty()) {
     detail::require(static_cast<index_t>(o.images.size()) == cameras, "--images: VoxFormer-", o.variant, " has ",
                     cameras, " camera(s), ", o.images.size(), " image(s) given");
-    for (const auto& path : o.images) {
-      const auto image = io::read_camera_image(path);
-      if (images.empty()) image_h = image.height, image_w = image.width;
-      detail::require(static_cast<index_t>(image.height) == image_h && static_cast<index_t>(image.width) == image_w,
-                      "--images: '", path, "' is not the size of the first image");
-      images.insert(images.end(), image.rgb.begin(), image.rgb.end());
-    }
+    const auto extent = tools::read_camera_images(o.images, images);
+    image_h = extent[0], image_w = extent[1];
     std::printf("4. camera images from %s%s\n", o.images.front().c_str(), cameras > 1 ? ", …" : "");
   } else {
     for (const auto& m : lidar2img) {

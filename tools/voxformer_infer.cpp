@@ -27,6 +27,7 @@
 #include <voxformer/pipeline/proposal_pipeline.hpp>
 #include <voxformer/pipeline/voxformer_model.hpp>
 
+#include "support/camera_images.hpp"
 #include "support/occupancy_grid.hpp"
 #include "support/repeated_runs.hpp"
 #include "support/report_output.hpp"
@@ -113,21 +114,6 @@ std::vector<float> read_matrices(const std::filesystem::path& path, index_t came
   else detail::fail(where, " is ", to_string(a.type), ", expected float32 or float64");
   for (std::size_t i = 0; i < m.size(); ++i) detail::require(std::isfinite(m[i]), where, " holds a non-finite value at element ", i);
   return m;
-}
-
-//! The camera images, one PNG per camera in the configuration's order, each 8-bit RGB of one size, as uint8
-//! [K, H, W, 3] (in `pixels`); returns {H, W}.
-std::array<index_t, 2> read_images(const std::vector<std::string>& paths, std::vector<std::uint8_t>& pixels) {
-  index_t height = 0, width = 0;
-  for (const auto& path : paths) {
-    const io::rgb_image image = io::read_camera_image(path);
-    if (pixels.empty()) height = image.height, width = image.width;
-    detail::require(static_cast<index_t>(image.height) == height && static_cast<index_t>(image.width) == width,
-                    "--images '", path, "' is ", image.width, "x", image.height, ", the first image ", width, "x",
-                    height, ": every camera's image must have one size");
-    pixels.insert(pixels.end(), image.rgb.begin(), image.rgb.end());
-  }
-  return {height, width};
 }
 
 //! Where a frame's outputs go: the labels and, when asked for, the logits, in buffers a frame writes into.
@@ -262,7 +248,7 @@ int main(int argc, char** argv) try {
     const auto given = static_cast<index_t>(image_paths.size());
     detail::require(given == flags.configured_cameras(), "--images: ", given, " image(s) given, the configuration has ",
                     flags.configured_cameras(), " camera(s)");
-    image_extent = read_images(image_paths, pixels);
+    image_extent = tools::read_camera_images(image_paths, pixels);
     const auto [h, w] = image.feature_shape();
     if (flags.image_size.empty()) flags.image_size = crop;  // pixel coordinates are those of the crop
     config = flags.resolve(given, {h, w});
