@@ -4,7 +4,7 @@
 # images), CLI11 (the tools), GoogleTest, Google Benchmark, clang with its libFuzzer runtime (scripts/fuzz.sh), and
 # Ninja (the scripts' build tool).
 # `--with-torch` adds PyTorch and torchvision, NumPy, PyYAML and Pillow (the Python references and the tools'
-# end-to-end tests).
+# end-to-end tests); `--with-python` what building the Python module needs besides (the Python headers, venv, NumPy).
 set -euo pipefail
 
 packages=()
@@ -21,10 +21,20 @@ compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" 
 command -v cmake > /dev/null || packages+=(cmake)
 command -v ninja > /dev/null || packages+=(ninja-build)
 command -v g++ > /dev/null || packages+=(g++)
-if [ "${1:-}" = "--with-torch" ]; then
-  /usr/bin/python3 -c "import torch, torchvision, numpy, yaml, PIL" 2> /dev/null ||
-    packages+=(python3-torch python3-torchvision python3-numpy python3-yaml python3-pil)
-fi
+for option in "$@"; do
+  case "$option" in
+    --with-torch)
+      /usr/bin/python3 -c "import torch, torchvision, numpy, yaml, PIL" 2> /dev/null ||
+        packages+=(python3-torch python3-torchvision python3-numpy python3-yaml python3-pil)
+      ;;
+    --with-python)
+      /usr/bin/python3 -c "import ensurepip, numpy" 2> /dev/null || packages+=(python3-venv python3-numpy)
+      /usr/bin/python3 -c "import os, sysconfig; assert os.path.exists(sysconfig.get_paths()['include'] + '/Python.h')" \
+        2> /dev/null || packages+=(python3-dev)
+      ;;
+    *) echo "install_dependencies.sh: unknown option $option" >&2; exit 2 ;;
+  esac
+done
 [ ${#packages[@]} -eq 0 ] && exit 0
 
 echo "installing: ${packages[*]}"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite: an optimised build (whose CUDA tests are compiled by nvcc for sm_90 when
-# nvcc exists, and skip without a GPU), then an AddressSanitizer + UBSan build; then fuzzes every libFuzzer
-# target for ${VOXFORMER_FUZZ_SECONDS:-30} seconds (scripts/fuzz.sh). Prints the time of each phase as it ends and
-# all of them at the end (CI stops at 90 minutes; the suite is meant to stay within 25 on 2 cores).
+# nvcc exists, and skip without a GPU), then an AddressSanitizer + UBSan build; then installs the Python module as
+# a user does (scripts/install_python.sh, into build/python-venv) and runs its pytest suite against it; then fuzzes
+# every libFuzzer target for ${VOXFORMER_FUZZ_SECONDS:-10} seconds (scripts/fuzz.sh; longer runs build on the corpus
+# it keeps in build/fuzz/). Prints the time of each phase as it ends and all of them at the end (CI stops at 90
+# minutes; the suite is meant to stay within 25 on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc)"
@@ -56,4 +58,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 phase "sanitizers: tests" ctest --test-dir build/sanitize --output-on-failure -j"$jobs"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-phase "fuzzers" scripts/fuzz.sh
+# The Python module, built and installed by pip as a user installs it, then its tests against that installation.
+phase "python: install" scripts/install_python.sh build/python-venv --with-tests
+phase "python: tests" build/python-venv/bin/python -m pytest -q tests/python
+
+phase "fuzzers" env VOXFORMER_FUZZ_SECONDS="${VOXFORMER_FUZZ_SECONDS:-10}" scripts/fuzz.sh

@@ -1,0 +1,3 @@
+#include <voxformer/cpu_instances.hpp>
+
+VOXFORMER_CPU_INSTANCES()
