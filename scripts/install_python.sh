@@ -29,7 +29,8 @@ fi
 [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
 extras=""
 [ "$with_tests" -eq 1 ] && extras="[test]"
-# The build runs on every core; its folder (build/python/) is kept, so a second install only rebuilds what changed.
+# The build runs on every core, in build/python/ (pip's isolated build environment moves nanobind's sources each
+# time, so a second install compiles everything again: about 1.5 minutes on 2 cores).
 CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check ".${extras}"
 "$venv/bin/python" -c "import voxformer; print('voxformer', voxformer.__version__, 'installed in $venv')"
