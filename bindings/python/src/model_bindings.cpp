@@ -211,12 +211,19 @@ void bind_model(nb::module_& m) {
           "to the current one (VoxFormer-T: 0, -12, -9, -6, -3); the other options as Pipeline's.")
       .def("run", &whole_model::run, nb::arg("images"), nb::arg("lidar2img"), nb::kw_only(),
            nb::arg("proposal") = nb::none(), nb::arg("occupancy") = nb::none(), nb::arg("logits") = false,
+           nb::sig("def run(self, images: numpy.typing.ArrayLike, lidar2img: numpy.typing.ArrayLike, *, "
+                   "proposal: numpy.typing.ArrayLike | None = None, occupancy: numpy.typing.ArrayLike | None = None, "
+                   "logits: bool = False) -> dict[str, numpy.typing.NDArray]"),
            "One frame of K images, one per camera: uint8 [K, H, W, 3] RGB (at least the crop) or float32 "
            "[K, 3, h, w] normalised; lidar2img float32 [K, 4, 4]; the proposal [X, Y, Z] (without stage 1) or the "
            "occupancy [2X, 2Y, 2Z] (with it). Returns {'labels'} (+ 'logits'), as Pipeline.run.")
       .def("run_stream", &whole_model::run_stream, nb::arg("frame"), nb::arg("image"), nb::arg("lidar2img"),
            nb::kw_only(), nb::arg("proposal") = nb::none(), nb::arg("occupancy") = nb::none(),
            nb::arg("logits") = false,
+           nb::sig("def run_stream(self, frame: int, image: numpy.typing.ArrayLike, lidar2img: numpy.typing.ArrayLike, "
+                   "*, proposal: numpy.typing.ArrayLike | None = None, "
+                   "occupancy: numpy.typing.ArrayLike | None = None, logits: bool = False) -> "
+                   "dict[str, numpy.typing.NDArray]"),
            "Frame `frame` of a sequence from its own image alone ([1, H, W, 3] or [1, 3, h, w]); the other cameras "
            "use the features kept from earlier frames (one backbone pass per frame).")
       .def("keep_frame", &whole_model::keep_frame, nb::arg("frame"), nb::arg("image"),

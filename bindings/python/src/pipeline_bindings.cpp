@@ -140,6 +140,9 @@ void bind_pipelines(nb::module_& m) {
           "chunk of the chunked stages.")
       .def("run", &stage2_pipeline::run, nb::arg("features"), nb::arg("lidar2img"), nb::arg("proposal"),
            nb::kw_only(), nb::arg("logits") = false, nb::arg("stages") = false,
+           nb::sig("def run(self, features: numpy.typing.ArrayLike | collections.abc.Sequence[numpy.typing.ArrayLike], "
+                   "lidar2img: numpy.typing.ArrayLike, proposal: numpy.typing.ArrayLike, *, logits: bool = False, "
+                   "stages: bool = False) -> dict[str, typing.Any]"),
            "One frame. features: float32 [1, K, C, h, w] or [K, C, h, w], any strides (a list of them with several "
            "levels); lidar2img: float32 [K, 4, 4]; proposal: [X, Y, Z] or [X*Y*Z] of uint8, bool, int or float "
            "(> 0 = proposed), contiguous. Returns {'labels': uint8 [2X, 2Y, 2Z]} plus 'logits' (float32 "
@@ -166,6 +169,8 @@ void bind_pipelines(nb::module_& m) {
           nb::arg("weights") = nb::none(), nb::arg("threads") = 2, nb::kw_only(), nb::arg("seed") = nb::none(),
           nb::arg("grid") = std::array<index_t, 3>{256, 256, 32}, "grid: the occupancy grid's (X, Y, Z).")
       .def("run", &stage1_pipeline::run, nb::arg("occupancy"), nb::kw_only(), nb::arg("logits") = false,
+           nb::sig("def run(self, occupancy: numpy.typing.ArrayLike, *, logits: bool = False) -> "
+                   "dict[str, numpy.typing.NDArray]"),
            "occupancy: [X, Y, Z] of uint8, bool, int or float (finite). Returns {'proposal': uint8 [X/2, Y/2, Z/2]} "
            "plus 'logits' (float32 [2, X/2, Y/2, Z/2], empty then occupied) when asked. Runs without the GIL.")
       .def_prop_ro("report", &stage1_pipeline::report, "The last run's per-stage times, as Pipeline.report.");
