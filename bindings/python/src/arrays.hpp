@@ -11,7 +11,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,12 +57,12 @@ template <class T, int Rank>
 class result_array {
  public:
   explicit result_array(const std::array<index_t, Rank>& shape) : shape_(shape) {
-    index_t n = 1;
-    for (const index_t e : shape) {
-      detail::require(e >= 0 && (e == 0 || n <= std::numeric_limits<index_t>::max() / index_t{sizeof(T)} / e),
-                      "voxformer: an output of shape ", detail::format_shape(shape), " is too large");
-      n *= e;
-    }
+    constexpr const char* op = "voxformer";
+    detail::require_valid_extents(op, "output", shape);  // the element count fits an index_t
+    index_t n = 1, bytes = 0;
+    for (const index_t e : shape) n *= e;
+    detail::require(detail::multiply_within(n, index_t{sizeof(T)}, bytes), op, ": an output of shape ",
+                    detail::format_shape(shape), " is too large");
     data_.reset(new T[static_cast<std::size_t>(n == 0 ? 1 : n)]);
   }
 

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 #include <voxformer/model/parameter_store.hpp>
+#include <voxformer/ops/common/copy.hpp>
 #include <voxformer/pipeline/voxformer_model.hpp>
 
 #include "bindings.hpp"
@@ -103,17 +104,13 @@ class whole_model {
 
   //! A copy of the last frame's image features [K, C, h, w].
   nb::ndarray<nb::numpy, float> features() {
-    auto copy = without_gil(lock_, [&] {
+    auto snapshot = without_gil(lock_, [&] {
       const auto f = model_.features();
-      result_array<float, 4> kept({f.extent(0), f.extent(1), f.extent(2), f.extent(3)});
-      auto out = kept.view();
-      for (index_t k = 0; k < f.extent(0); ++k)
-        for (index_t c = 0; c < f.extent(1); ++c)
-          for (index_t y = 0; y < f.extent(2); ++y)
-            for (index_t x = 0; x < f.extent(3); ++x) out(k, c, y, x) = f(k, c, y, x);
+      result_array<float, 4> kept(f.extents());
+      copy(cpu_executor{1}, f, kept.view());
       return kept;
     });
-    return copy.release();
+    return snapshot.release();
   }
 
   nb::dict report() {

@@ -11,7 +11,9 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+#include <voxformer/backend/cpu/cpu_executor.hpp>
 #include <voxformer/model/config.hpp>
+#include <voxformer/ops/common/copy.hpp>
 #include <voxformer/pipeline/stage_report.hpp>
 
 #include "arrays.hpp"
@@ -34,10 +36,8 @@ class scene_outputs {
   //! The observer that keeps a copy of each stage's output [rows, C] (called without the GIL).
   std::function<void(std::string_view, tensor_view<const float, 2>)> stage_recorder() {
     return [this](std::string_view stage, tensor_view<const float, 2> output) {
-      auto& kept = stages_.emplace_back(std::string(stage), std::array<index_t, 2>{output.extent(0), output.extent(1)});
-      auto copy = kept.second.view();
-      for (index_t r = 0; r < output.extent(0); ++r)
-        for (index_t c = 0; c < output.extent(1); ++c) copy(r, c) = output(r, c);
+      auto& kept = stages_.emplace_back(std::string(stage), output.extents());
+      copy(cpu_executor{1}, output, kept.second.view());
     };
   }
 
