@@ -92,5 +92,5 @@
 #endif
 
 #if defined(__CUDACC__)
-#include "voxformer/backend/cuda/cuda_executor.hpp"
+#include "voxformer/backend/cuda/cuda_backend.hpp"
 #endif

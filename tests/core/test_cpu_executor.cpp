@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <numeric>
 #include <random>
 #include <set>
 #include <string>
@@ -201,12 +202,35 @@ TEST(Compact, EmitsNothingWhenTheCountExceedsTheCapacity) {
   EXPECT_EQ(std::count(all.begin(), all.end(), index_t{-1}), 50000 - needed);
 }
 
+//! `exclusive_scan` of `value` over [0, n) on `executor`, with exactly the scratch it asks for.
+template <class Out, class Value>
+std::vector<Out> scanned(const cpu_executor& executor, index_t n, const Value& value) {
+  std::vector<Out> out(static_cast<std::size_t>(n + 1), Out(-1));
+  std::vector<std::byte> memory(voxformer::exclusive_scan_workspace_bytes<Out>(executor, n) + 64);
+  voxformer::exclusive_scan(executor, n, value, voxformer::make_view<1>(out.data(), {n + 1}),
+                            voxformer::workspace::aligned(memory.data(), memory.size()));
+  return out;
+}
+
 TEST(ExclusiveScan, GivesCsrOffsets) {
   const index_t lengths[] = {3, 0, 5, 1};
-  std::int32_t offsets[5] = {-1, -1, -1, -1, -1};
-  voxformer::exclusive_scan(cpu_executor{1}, voxformer::make_view<1>(static_cast<const index_t*>(lengths), {4}),
-                            voxformer::make_view<1>(offsets, {5}));
-  EXPECT_EQ(std::vector<std::int32_t>(offsets, offsets + 5), (std::vector<std::int32_t>{0, 3, 3, 8, 9}));
+  EXPECT_EQ(scanned<std::int32_t>(cpu_executor{1}, 4, [&](index_t i) { return lengths[i]; }),
+            (std::vector<std::int32_t>{0, 3, 3, 8, 9}));
+  EXPECT_EQ(scanned<std::int32_t>(cpu_executor{2}, 0, [](index_t) { return 1; }), std::vector<std::int32_t>{0});
+}
+
+// Blocks are summed in parallel, then written: any thread count gives the serial scan, the total last.
+TEST(ExclusiveScan, MatchesTheSerialScanForAnyThreadCount) {
+  std::mt19937 rng(3);
+  std::vector<index_t> values(100003);
+  for (auto& v : values) v = static_cast<index_t>(rng() % 7);
+  std::vector<index_t> expected(values.size() + 1, 0);
+  std::partial_sum(values.begin(), values.end(), expected.begin() + 1);
+  for (const int threads : {1, 2, 3, 8}) {
+    const auto out = scanned<index_t>(cpu_executor{threads}, static_cast<index_t>(values.size()),
+                                      [&](index_t i) { return values[static_cast<std::size_t>(i)]; });
+    EXPECT_EQ(out, expected) << threads << " threads";
+  }
 }
 
 TEST(AllocateBuffer, MemoryTheSystemCannotGiveIsAnError) {

@@ -3,8 +3,11 @@
 
 #include <Eigen/Core>
 #include <unsupported/Eigen/CXX11/Tensor>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "support/error_of.hpp"
 #include "support/tensor_families.hpp"
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/io/npy.hpp"
@@ -98,6 +101,24 @@ TEST(TensorTraits, DlpackStridesOffsetAndChecks) {
   EXPECT_THROW((void)(as_view<const float, 2>(t, "test", "t")), voxformer::error);
   t.device = {kDLCUDA, 0};
   EXPECT_EQ((as_view<const float, 2>(t, "test", "t").space()), voxformer::memory_space::device);
+}
+
+// fp16 and bf16 share 16 bits and nothing else: each is named, and neither passes for the other or for float.
+TEST(TensorTraits, DlpackTellsFloat16FromBfloat16) {
+  std::vector<std::uint16_t> data(4);
+  std::int64_t shape[1] = {4};
+  DLTensor t{};
+  t.data = data.data();
+  t.device = {kDLCPU, 0};
+  t.ndim = 1;
+  t.shape = shape;
+  for (const auto& [code, name] : {std::pair{kDLFloat, "float16"}, std::pair{kDLBfloat, "bfloat16"}}) {
+    t.dtype = {static_cast<std::uint8_t>(code), 16, 1};
+    EXPECT_EQ(voxformer::to_string(voxformer::detail::describe_dlpack(t).type), name);
+    EXPECT_EQ(test::error_of([&] { (void)as_view<const float, 1>(t, "voxformer::op", "x"); }),
+              std::string("voxformer::op: argument 'x' has element type ") + name + ", expected float32");
+  }
+  EXPECT_NE((voxformer::dtype{voxformer::scalar_kind::floating, 16}), (voxformer::dtype{voxformer::scalar_kind::brain_floating, 16}));
 }
 
 TEST(TensorTraits, ReadOnlyDynamicTensorIsNotAnOutput) {

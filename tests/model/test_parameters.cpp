@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/error_of.hpp"
+#include "support/small_model_config.hpp"
 #include "voxformer/io/safetensors.hpp"
 #include "voxformer/model/cross_attention.hpp"
 #include "voxformer/model/head.hpp"
@@ -26,24 +27,6 @@ namespace {
 using voxformer::index_t;
 using voxformer::model_config;
 using voxformer::parameter_spec;
-
-model_config small_config() {
-  model_config c;
-  c.variant = "test";
-  c.volume = {4, 2, 2};
-  c.view_shape = {4, 4};
-  c.embed_dims = 8;
-  c.heads = 2;
-  c.points_cross = 2;
-  c.points_self = 2;
-  c.layers_cross = 1;
-  c.layers_self = 1;
-  c.ffn_hidden = 16;
-  c.cameras = 2;
-  c.classes = 3;
-  c.feature_shapes = {{2, 3}};
-  return c;
-}
 
 std::map<std::string, std::vector<index_t>> shapes_of(const model_config& c) {
   std::map<std::string, std::vector<index_t>> out;
@@ -108,7 +91,7 @@ TEST(ParameterSpecs, ValuesBeyondTheirBoundsAreErrorsNotOverflows) {
        [](model_config& c) { c.volume = {index_t{1} << 24, index_t{1} << 24, index_t{1} << 24}; }},
   };
   for (const auto& [message, change] : cases) {
-    model_config c = small_config();
+    model_config c = test::small_model_config();
     change(c);
     EXPECT_CONTAINS(error_of([&] { (void)voxformer::parameter_specs(c); }), "voxformer::model_config: " + message);
   }
@@ -117,7 +100,7 @@ TEST(ParameterSpecs, ValuesBeyondTheirBoundsAreErrorsNotOverflows) {
 // Every size computed from a configuration at its bounds — the parameters' element counts, each layer's scratch,
 // the head's table — fits its type (this test runs under UBSan too, where an overflow would stop it).
 TEST(ParameterSpecs, SizesOfTheLargestConfigurationsFit) {
-  model_config most_voxels = small_config();  // 2^28 - 1 voxels; each buffer under 2^40 elements
+  model_config most_voxels = test::small_model_config();  // 2^28 - 1 voxels; each buffer under 2^40 elements
   most_voxels.volume = {16383, 16385, 1}, most_voxels.view_shape = {16383, 16385};
   most_voxels.embed_dims = 1024, most_voxels.heads = 512, most_voxels.points_cross = most_voxels.points_self = 1;
   most_voxels.ffn_hidden = 4096, most_voxels.cameras = 8, most_voxels.classes = 256;
@@ -126,7 +109,7 @@ TEST(ParameterSpecs, SizesOfTheLargestConfigurationsFit) {
   most_samples.embed_dims = 1024, most_samples.heads = 16, most_samples.level_embed_rows = 16;
   most_samples.feature_shapes.assign(16, {24, 77});
   most_samples.points_cross = 4096, most_samples.points_self = 32768, most_samples.ffn_hidden = 65536;
-  model_config most_image_values = small_config();  // 2^16 cameras x 2^20 rows x 16 channels = 2^40
+  model_config most_image_values = test::small_model_config();  // 2^16 cameras x 2^20 rows x 16 channels = 2^40
   most_image_values.cameras = 65536, most_image_values.embed_dims = 16;
   most_image_values.feature_shapes = {{1024, 1024}};
   for (const model_config* c : {&most_voxels, &most_samples, &most_image_values}) {
@@ -192,7 +175,7 @@ voxformer::parameter_store<float> load(const weights_writer& w, const std::strin
 
 TEST(ParameterStore, ReadsFloat32InPlaceWithOrWithoutThePrefix) {
   for (const std::string prefix : {"pts_bbox_head.", ""}) {
-    weights_writer w{small_config()};
+    weights_writer w{test::small_model_config()};
     w.prefix = prefix;
     w.extra = {{"img_backbone.conv1.weight", {4, 3, 7, 7}}, {"img_neck.fpn_convs.0.conv.bias", {8}}};
     voxformer::weights_report report;
@@ -212,7 +195,7 @@ TEST(ParameterStore, ReadsFloat32InPlaceWithOrWithoutThePrefix) {
 }
 
 TEST(ParameterStore, ConvertsBfloat16) {
-  weights_writer w{small_config()};
+  weights_writer w{test::small_model_config()};
   w.dtype = voxformer::io::safetensors_dtype::bf16;
   voxformer::weights_report report;
   const auto store = load(w, "voxformer_params_bf16", &report);
@@ -224,34 +207,34 @@ TEST(ParameterStore, ConvertsBfloat16) {
 TEST(ParameterStore, TheFirstProblemIsAnErrorNamingTheTensor) {
   const std::string file = "voxformer::parameter_store('" +
                            (std::filesystem::temp_directory_path() / "voxformer_params_bad.safetensors").string() + "')";
-  weights_writer missing{small_config()};
+  weights_writer missing{test::small_model_config()};
   missing.skip = "cross_transformer.encoder.layers.0.attentions.0.output_proj.weight";
   EXPECT_EQ(error_of([&] { load(missing, "voxformer_params_bad"); }),
             file + ": missing tensor 'pts_bbox_head.cross_transformer.encoder.layers.0.attentions.0.output_proj.weight' "
                    "[8, 8] (variant test: volume 4x2x2, embed_dims 8, heads 2, points 2/2, layers 1/1, ffn 16, "
                    "cameras 2, levels 1, classes 3)");
-  weights_writer shape{small_config()};
+  weights_writer shape{test::small_model_config()};
   shape.wrong_shape = "header.mlp_head.1.weight";
   EXPECT_EQ(error_of([&] { load(shape, "voxformer_params_bad"); }),
             file + ": tensor 'pts_bbox_head.header.mlp_head.1.weight' has shape [3, 9], expected [3, 8] (variant test: "
                    "volume 4x2x2, embed_dims 8, heads 2, points 2/2, layers 1/1, ffn 16, cameras 2, levels 1, classes 3)");
-  weights_writer infinite{small_config()};
+  weights_writer infinite{test::small_model_config()};
   infinite.non_finite = "positional_encoding.col_embed.weight";
   EXPECT_EQ(error_of([&] { load(infinite, "voxformer_params_bad"); }),
             file + ": tensor 'pts_bbox_head.positional_encoding.col_embed.weight' holds a non-finite value (inf) at "
                    "element 0");
-  weights_writer integers{small_config()};
+  weights_writer integers{test::small_model_config()};
   integers.dtype = voxformer::io::safetensors_dtype::i32;
   EXPECT_EQ(error_of([&] { load(integers, "voxformer_params_bad"); }),
             file + ": tensor 'pts_bbox_head.bev_embed.weight' is I32, expected a floating-point tensor (F32, F16, BF16 "
                    "or F64)");
-  weights_writer both{small_config()};
+  weights_writer both{test::small_model_config()};
   both.extra = {{"mask_embed.weight", {1, 8}}};
   EXPECT_EQ(error_of([&] { load(both, "voxformer_params_bad"); }),
             file + ": tensor 'mask_embed.weight' is present both with and without the 'pts_bbox_head.' prefix");
   // A configuration the file was not made for.
-  weights_writer other{small_config()};
-  auto bigger = small_config();
+  weights_writer other{test::small_model_config()};
+  auto bigger = test::small_model_config();
   bigger.layers_cross = 2;
   EXPECT_NE(error_of([&] {
               voxformer::parameter_store<float>::from_file(
@@ -261,7 +244,7 @@ TEST(ParameterStore, TheFirstProblemIsAnErrorNamingTheTensor) {
 }
 
 TEST(ParameterStore, UnknownTensorsAreWarnedAboutAndIgnored) {
-  weights_writer w{small_config()};
+  weights_writer w{test::small_model_config()};
   w.extra = {{"pts_bbox_head.cross_transformer.encoder.layers.7.norms.0.weight", {8}}};
   voxformer::weights_report report;
   load(w, "voxformer_params_extra", &report);
@@ -271,13 +254,13 @@ TEST(ParameterStore, UnknownTensorsAreWarnedAboutAndIgnored) {
 }
 
 TEST(ParameterStore, RandomWeightsHaveTheOfficialLayoutAndAreFinite) {
-  const auto store = voxformer::parameter_store<float>::random(small_config(), 7);
+  const auto store = voxformer::parameter_store<float>::random(test::small_model_config(), 7);
   const auto& p = store.parameters();
   for (index_t i = 0; i < p.bev_embed.size(); ++i) ASSERT_TRUE(std::isfinite(p.bev_embed.at_flat(i)));
   // LayerNorm weights near 1, the grid-initialised offset bias: head 0 points along +x at (p + 1) cells.
   EXPECT_NEAR(p.cross[0].norm_attention.weight(0), 1.0, 0.5);
   EXPECT_NEAR(p.cross[0].sampling_offsets.bias(2), 2.0, 0.5);  // head 0, level 0, point 1, x
-  EXPECT_EQ(voxformer::parameter_store<float>::random(small_config(), 7).parameters().bev_embed(3, 1), p.bev_embed(3, 1));
+  EXPECT_EQ(voxformer::parameter_store<float>::random(test::small_model_config(), 7).parameters().bev_embed(3, 1), p.bev_embed(3, 1));
 }
 
 }  // namespace

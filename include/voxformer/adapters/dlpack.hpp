@@ -20,7 +20,8 @@ inline dynamic_tensor describe_dlpack(const DLTensor& t) {
   switch (t.dtype.code) {
     case kDLInt: type.kind = scalar_kind::signed_int; break;
     case kDLUInt: type.kind = scalar_kind::unsigned_int; break;
-    case kDLFloat: type.kind = scalar_kind::floating; break;
+    case kDLFloat: type.kind = scalar_kind::floating; break;  // float16 included
+    case kDLBfloat: type.kind = scalar_kind::brain_floating; break;
     case 6: type.kind = scalar_kind::boolean; break;  // kDLBool, added in DLPack 0.8
     default: type.kind = scalar_kind::other; break;
   }

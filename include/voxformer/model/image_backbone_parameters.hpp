@@ -151,13 +151,14 @@ struct image_backbone_checkpoint {
   }
 
   template <class T, class Lookup>
-  static image_backbone_parameters<T> bind(const image_backbone_config& config, const Lookup& lookup) {
+  static image_backbone_parameters<T> bind(const image_backbone_config& config, const Lookup& lookup,
+                                               memory_space space = memory_space::host) {
     image_backbone_parameters<T> p;
     for (int l = 0; l < 3; ++l) p.layers[l].resize(static_cast<std::size_t>(config.blocks[static_cast<std::size_t>(l)]));
     for_each_image_backbone_tensor(config, p, [&](const parameter_spec& spec, auto& view) {
       using view_type = std::remove_cvref_t<decltype(view)>;
-      if constexpr (view_type::rank == 5) view = view_type(lookup(spec), detail::conv_weight_extents(spec.shape));
-      else view = view_type(lookup(spec), {spec.elements()});
+      if constexpr (view_type::rank == 5) view = view_type(lookup(spec), detail::conv_weight_extents(spec.shape), space);
+      else view = view_type(lookup(spec), {spec.elements()}, space);
     });
     return p;
   }

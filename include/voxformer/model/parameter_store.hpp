@@ -13,9 +13,12 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "voxformer/core/shape_check.hpp"
+#include "voxformer/core/workspace.hpp"
 #include "voxformer/io/safetensors.hpp"
 #include "voxformer/model/image_backbone_parameters.hpp"
 #include "voxformer/model/parameters.hpp"
@@ -31,6 +34,36 @@ struct weights_report {
                                       //!< QPN's full-resolution decoders and BatchNorm counters
   std::size_t bytes_in_place = 0;     //!< read from the file's mapping without a copy
   std::size_t bytes_converted = 0;    //!< converted (fp16/bf16/fp64 → T, or misaligned) into owned memory
+};
+
+//! A network's parameters in an executor's memory: every tensor inference reads, uploaded once into one buffer (each
+//! at the workspace alignment), and the parameter structs bound to it — views in the buffer's memory space, which a
+//! pipeline on that executor reads as it reads host weights. Made by `basic_parameter_store::upload`; it must outlive
+//! the pipelines that read it.
+template <class T, class Checkpoint, class Buffer>
+class uploaded_parameters {
+ public:
+  using parameters_type = typename Checkpoint::template parameters_type<T>;
+
+  uploaded_parameters(Buffer buffer, std::map<std::string, tensor_view<const T, 1>, std::less<>> tensors,
+                      parameters_type parameters)
+      : buffer_(std::move(buffer)), tensors_(std::move(tensors)), parameters_(std::move(parameters)) {}
+
+  const parameters_type& parameters() const { return parameters_; }
+  //! The uploaded values of the tensor of this official name (without the checkpoint's prefix).
+  tensor_view<const T, 1> tensor(std::string_view name) const {
+    const auto found = tensors_.find(name);
+    detail::require(found != tensors_.end(), "voxformer::uploaded_parameters: no tensor '", name, "'");
+    return found->second;
+  }
+  //! The one buffer's bytes and memory space.
+  std::size_t bytes() const { return buffer_.size(); }
+  memory_space space() const { return buffer_.space(); }
+
+ private:
+  Buffer buffer_;
+  std::map<std::string, tensor_view<const T, 1>, std::less<>> tensors_;
+  parameters_type parameters_;
 };
 
 //! The parameters of a network described by `Checkpoint` (`voxformer_checkpoint`, `qpn_checkpoint`): read from a
@@ -122,6 +155,31 @@ class basic_parameter_store {
   }
 
   const parameters_type& parameters() const { return parameters_; }
+
+  //! The parameters in `executor`'s memory (a GPU's, for a pipeline on it): sized on the host, one allocation, one
+  //! copy per tensor from where this store holds it (the file's mapping or its own memory), then a synchronisation,
+  //! after which this store may go. The values were checked when the store was made.
+  template <class Executor>
+  auto upload(const Executor& executor) const {
+    using buffer_type = decltype(allocate_buffer(executor, std::size_t{}));
+    workspace sizing;
+    for (const auto& spec : Checkpoint::specs(config_))
+      if (spec.used) sizing.take<T>(spec.elements());
+    buffer_type buffer = allocate_buffer(executor, sizing.used());
+    workspace memory(buffer.data(), buffer.size(), buffer.space());
+    std::map<std::string, tensor_view<const T, 1>, std::less<>> placed;
+    for (const auto& spec : Checkpoint::specs(config_)) {
+      if (!spec.used) continue;
+      const tensor_view<T, 1> values = memory.take_view<T, 1>({spec.elements()});
+      copy_from_host(executor, values.data(), tensors_.at(spec.name), values.size() * sizeof(T));
+      placed.emplace(spec.name, values);
+    }
+    synchronize(executor);
+    auto parameters = Checkpoint::template bind<T>(
+        config_, [&](const parameter_spec& spec) { return placed.at(spec.name).data(); }, buffer.space());
+    return uploaded_parameters<T, Checkpoint, buffer_type>(std::move(buffer), std::move(placed), std::move(parameters));
+  }
+
   //! Bytes this store owns (converted or generated tensors); the file's mapping is not counted.
   std::size_t owned_bytes() const {
     std::size_t bytes = 0;

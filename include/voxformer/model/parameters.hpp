@@ -138,20 +138,21 @@ struct model_parameters {
   linear_weights<T> head_classifier;  //!< header.mlp_head.1: [classes, C]
 
   //! Binds `lookup(spec)` — a pointer to the contiguous values of a tensor that the caller has checked to
-  //! have `spec.shape` — for every used tensor of `config`.
+  //! have `spec.shape`, in `space` — for every used tensor of `config`.
   template <class Lookup>
-  static model_parameters bind(const model_config& config, const Lookup& lookup) {
+  static model_parameters bind(const model_config& config, const Lookup& lookup,
+                               memory_space space = memory_space::host) {
     model_parameters p;
     std::vector<parameter_spec> specs = parameter_specs(config);
     std::size_t next = 0;
     auto take = [&]() -> const parameter_spec& { return specs.at(next++); };
     auto matrix = [&] {
       const auto& s = take();
-      return tensor_view<const T, 2>(lookup(s), {s.shape[0], s.shape[1]});
+      return tensor_view<const T, 2>(lookup(s), {s.shape[0], s.shape[1]}, space);
     };
     auto vector = [&] {
       const auto& s = take();
-      return tensor_view<const T, 1>(lookup(s), {s.elements()});
+      return tensor_view<const T, 1>(lookup(s), {s.elements()}, space);
     };
     auto linear = [&] {
       const auto weight = matrix();
@@ -212,8 +213,9 @@ struct voxformer_checkpoint {
   //! Tensors of the full checkpoint that stage 2 never reads (the image network): accepted without a warning.
   static bool is_foreign(std::string_view bare_name) { return is_image_network_key(bare_name); }
   template <class T, class Lookup>
-  static model_parameters<T> bind(const model_config& config, const Lookup& lookup) {
-    return model_parameters<T>::bind(config, lookup);
+  static model_parameters<T> bind(const model_config& config, const Lookup& lookup,
+                                  memory_space space = memory_space::host) {
+    return model_parameters<T>::bind(config, lookup, space);
   }
 
   static std::string describe(const model_config& c) {

@@ -175,12 +175,12 @@ struct qpn_checkpoint {
 
   //! Binds `lookup(spec)` (contiguous values of `spec.shape`) for every used tensor.
   template <class T, class Lookup>
-  static qpn_parameters<T> bind(const qpn_config& config, const Lookup& lookup) {
+  static qpn_parameters<T> bind(const qpn_config& config, const Lookup& lookup, memory_space space = memory_space::host) {
     qpn_parameters<T> p;
     for_each_qpn_tensor(config, p, [&](const parameter_spec& spec, auto& view) {
       using view_type = std::remove_cvref_t<decltype(view)>;
-      if constexpr (view_type::rank == 5) view = view_type(lookup(spec), detail::conv_weight_extents(spec.shape));
-      else view = view_type(lookup(spec), {spec.elements()});
+      if constexpr (view_type::rank == 5) view = view_type(lookup(spec), detail::conv_weight_extents(spec.shape), space);
+      else view = view_type(lookup(spec), {spec.elements()}, space);
     });
     return p;
   }

@@ -2,7 +2,7 @@
 //! runs frame after frame on their own tensors (spec §3.3). One frame's journey, one call per stage:
 //!
 //!   proposal → query lists          ops/voxel/proposal.hpp
-//!   projection → camera batches     ops/rebatch/ (+ the image values, model/image_values.hpp)
+//!   projection → camera batches     model/camera_rebatch.hpp (+ the image values, model/image_values.hpp)
 //!   cross-attention layers          model/cross_attention.hpp
 //!   mask-token completion           ops/scatter/mask_token_scatter.hpp
 //!   self-attention layers           model/self_attention.hpp
@@ -26,6 +26,7 @@
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
 #include "voxformer/core/workspace.hpp"
+#include "voxformer/model/camera_rebatch.hpp"
 #include "voxformer/model/config.hpp"
 #include "voxformer/model/cross_attention.hpp"
 #include "voxformer/model/head.hpp"
@@ -34,20 +35,13 @@
 #include "voxformer/model/parameters.hpp"
 #include "voxformer/model/self_attention.hpp"
 #include "voxformer/ops/common/compaction.hpp"
-#include "voxformer/ops/rebatch/camera_batches.hpp"
-#include "voxformer/ops/rebatch/camera_projection.hpp"
 #include "voxformer/ops/scatter/gather_rows.hpp"
 #include "voxformer/ops/scatter/mask_token_scatter.hpp"
 #include "voxformer/ops/voxel/proposal.hpp"
-#include "voxformer/ops/voxel/volume_geometry.hpp"
 #include "voxformer/pipeline/frame_inputs.hpp"
 #include "voxformer/pipeline/stage_report.hpp"
 
 namespace voxformer {
-
-//! How the cross-attention lays out each camera's queries: ragged lists (no padding), or the original's
-//! [cameras, max_len] rows padded with zero queries that are computed and discarded. Identical results.
-enum class rebatch_layout { csr, padded };
 
 struct pipeline_options {
   index_t max_proposals = 0;  //!< the largest proposal a frame may have, in [0, voxels]; 0 = every voxel
@@ -56,24 +50,6 @@ struct pipeline_options {
   //! a chunk's intermediates stay in cache (4096 measured fastest of 1024–16384 on 2 cores, docs/benchmarks.md).
   index_t chunk_rows = 4096;
 };
-
-namespace kernels {
-
-//! reference[i] = the normalised centre of voxel unmasked[i], in float64 as the original (spec §3.4).
-template <class I>
-struct voxel_reference_point {
-  tensor_view<const I, 1> unmasked;
-  tensor_view<double, 3> reference;  // [Nq, 1, 3]
-  volume_geometry grid;
-  VOXFORMER_HOST_DEVICE void operator()(index_t i) const {
-    const auto v = grid.coord_of(static_cast<index_t>(unmasked(i)));
-    reference(i, 0, 0) = grid.normalised_centre<double>(v.x, 0);
-    reference(i, 0, 1) = grid.normalised_centre<double>(v.y, 1);
-    reference(i, 0, 2) = grid.normalised_centre<double>(v.z, 2);
-  }
-};
-
-}  // namespace kernels
 
 template <class Executor, class T = float>
 class pipeline {
@@ -186,9 +162,7 @@ class pipeline {
   // The journey and what it is made of: defined below the class, so that a program can compile them once
   // (voxformer/cpu_instances.hpp) and every other translation unit only adapts its tensors.
   const run_report& run_stages(const frame_views& frame);
-  cross_frame<T, I> run_projection(const tensor_view<const float, 3>& matrices, index_t nq);
   void finish_stage(std::size_t& stage, std::size_t scratch_bytes);
-  void summarise_visibility(const tensor_view<const I, 2>& row_of, index_t nq);
   void notify(std::size_t stage, const tensor_view<const T, 2>& output);
   void build_derived();
   template <class Memory>
@@ -217,14 +191,11 @@ class pipeline {
   buffer_type frame_memory_;
   std::size_t frame_bytes_ = 0, proposal_scratch_bytes_ = 0, batch_scratch_bytes_ = 0, cross_scratch_bytes_ = 0,
               self_scratch_bytes_ = 0;
-  tensor_view<I, 1> unmasked_, masked_, seed_row_of_, offsets_, lengths_, camera_queries_, row_of_;
-  tensor_view<double, 1> reference_;
-  tensor_view<float, 1> reference_cam_;
-  tensor_view<std::uint8_t, 1> visible_;
+  tensor_view<I, 1> unmasked_, masked_, seed_row_of_;
+  std::optional<camera_rebatch<T, I>> rebatch_;  // made once the options are checked
   tensor_view<T, 2> queries_, image_values_, volume_;
   workspace proposal_scratch_, batch_scratch_, stage_scratch_;
   index_t proposal_counts_[2] = {};
-  std::vector<index_t> camera_first_row_, camera_row_count_;
   std::vector<tensor_view<const T, 5>> feature_levels_;
 
   observer observer_;
@@ -247,6 +218,7 @@ pipeline<Executor, T>::pipeline(const Executor& executor, model_config config, c
   detail::require(options_.chunk_rows > 0, op, ": chunk_rows must be positive, got ", options_.chunk_rows);
   // No chunk needs more rows than the volume has voxels (results do not depend on the chunk size).
   options_.chunk_rows = std::min(options_.chunk_rows, config_.voxels());
+  rebatch_.emplace(config_, options_.max_proposals, options_.layout);
   build_derived();
   build_frame_memory();
   name_stages();
@@ -262,7 +234,9 @@ const run_report& pipeline<Executor, T>::run_stages(const frame_views& frame) {
   const auto unmasked = tensor_view<const I, 1>(leading_slice(unmasked_, 0, nq));
   seed_rows_of_voxels(executor_, unmasked, seed_row_of_);
   finish_stage(stage, proposal_scratch_bytes_);
-  const cross_frame<T, I> cameras = run_projection(frame.lidar2img, nq);
+  flatten_image_values(executor_, feature_levels_, params_.cams_embeds, params_.level_embeds, image_values_);
+  const cross_frame<T, I> cameras = rebatch_->run(executor_, frame.lidar2img, unmasked, image_values_, batch_scratch_);
+  report_.seen_by_no_camera = rebatch_->count_visible(report_.visible_per_camera, nq);
   finish_stage(stage, batch_scratch_bytes_);
 
   run_op(gather_rows_arguments<T, I>{params_.bev_embed, unmasked, queries});
@@ -299,59 +273,6 @@ void pipeline<Executor, T>::finish_stage(std::size_t& stage, std::size_t scratch
 }
 
 template <class Executor, class T>
-cross_frame<T, typename pipeline<Executor, T>::I> pipeline<Executor, T>::run_projection(
-    const tensor_view<const float, 3>& matrices, index_t nq) {
-  const index_t cameras = config_.cameras;
-  const auto unmasked = tensor_view<const I, 1>(leading_slice(unmasked_, 0, nq));
-  const auto reference = tensor_view<double, 3>(reference_.data(), {nq, 1, 3});
-  const auto reference_cam = tensor_view<float, 4>(reference_cam_.data(), {cameras, nq, 1, 2});
-  const auto visible = tensor_view<std::uint8_t, 3>(visible_.data(), {cameras, nq, 1});
-  const auto row_of = tensor_view<I, 2>(row_of_.data(), {cameras, nq});
-  const volume_geometry grid{{0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}, {config_.volume[0], config_.volume[1], config_.volume[2]}};
-  parallel_for(executor_, nq, kernels::voxel_reference_point<I>{unmasked, reference, grid});
-  run_op(projection_arguments<double>{reference, config_.range, matrices, config_.image, reference_cam, visible});
-  tensor_view<const I, 1> camera_queries;
-  if (options_.layout == rebatch_layout::csr) {
-    const camera_batch_arguments<I> batches{visible, offsets_, camera_queries_, row_of};
-    validate(executor_, batches);
-    voxformer::run(executor_, batches, batch_scratch_);
-    for (index_t k = 0; k < cameras; ++k) {
-      camera_first_row_[k] = offsets_(k);
-      camera_row_count_[k] = offsets_(k + 1) - offsets_(k);
-    }
-    camera_queries = camera_queries_;
-  } else {
-    // The original pads every camera to the longest list: count first, then lay out [K, max_len].
-    index_t max_len = 0;
-    detail::count_camera_batches(executor_, tensor_view<const std::uint8_t, 3>(visible), camera_row_count_.data(),
-                                 batch_scratch_);
-    for (index_t k = 0; k < cameras; ++k) max_len = std::max(max_len, camera_row_count_[k]);
-    const auto padded = tensor_view<I, 2>(camera_queries_.data(), {cameras, max_len});
-    const padded_camera_batch_arguments<I> batches{visible, padded, lengths_, row_of};
-    validate(executor_, batches);
-    voxformer::run(executor_, batches, batch_scratch_);
-    for (index_t k = 0; k < cameras; ++k) camera_first_row_[k] = k * max_len, camera_row_count_[k] = max_len;
-    camera_queries = tensor_view<const I, 1>(camera_queries_.data(), {cameras * max_len});
-  }
-  flatten_image_values(executor_, feature_levels_, params_.cams_embeds, params_.level_embeds, image_values_);
-  summarise_visibility(row_of, nq);
-  return {reference_cam, row_of, camera_queries, camera_first_row_.data(), camera_row_count_.data(), image_values_};
-}
-
-//! Visible queries per camera and the proposals no camera sees, for the report (host-side counts).
-template <class Executor, class T>
-void pipeline<Executor, T>::summarise_visibility(const tensor_view<const I, 2>& row_of, index_t nq) {
-  report_.visible_per_camera.assign(static_cast<std::size_t>(config_.cameras), 0);
-  report_.seen_by_no_camera = 0;
-  for (index_t q = 0; q < nq; ++q) {
-    bool seen = false;
-    for (index_t k = 0; k < config_.cameras; ++k)
-      if (row_of(k, q) >= 0) ++report_.visible_per_camera[static_cast<std::size_t>(k)], seen = true;
-    report_.seen_by_no_camera += seen ? 0 : 1;
-  }
-}
-
-template <class Executor, class T>
 void pipeline<Executor, T>::notify(std::size_t stage, const tensor_view<const T, 2>& output) {
   if (observer_) {
     synchronize(executor_);
@@ -382,13 +303,7 @@ void pipeline<Executor, T>::carve_frame(Memory& m) {
   unmasked_ = m.template take_view<I, 1>({q});
   masked_ = m.template take_view<I, 1>({n});
   seed_row_of_ = m.template take_view<I, 1>({n});
-  reference_ = m.template take_view<double, 1>({3 * q});
-  reference_cam_ = m.template take_view<float, 1>({2 * k * q});
-  visible_ = m.template take_view<std::uint8_t, 1>({k * q});
-  offsets_ = m.template take_view<I, 1>({k + 1});
-  lengths_ = m.template take_view<I, 1>({k});
-  camera_queries_ = m.template take_view<I, 1>({k * q});
-  row_of_ = m.template take_view<I, 1>({k * q});
+  rebatch_->carve(m);
   queries_ = m.template take_view<T, 2>({q, c});
   image_values_ = m.template take_view<T, 2>({k * config_.feature_rows(), c});
   volume_ = m.template take_view<T, 2>({n, c});
@@ -400,9 +315,8 @@ void pipeline<Executor, T>::build_frame_memory() {
   const index_t q = options_.max_proposals, chunk = options_.chunk_rows;
   workspace sizing;
   carve_frame(sizing);
-  const tensor_view<const std::uint8_t, 3> no_visibility(nullptr, {config_.cameras, q, 1});
   proposal_scratch_bytes_ = detail::counted_compaction_bytes(executor_, config_.voxels());
-  batch_scratch_bytes_ = detail::camera_batch_scratch_bytes(executor_, no_visibility);
+  batch_scratch_bytes_ = rebatch_->scratch_bytes(executor_);
   cross_scratch_bytes_ = cross_attention_layer<T>::workspace_bytes(config_, q, chunk);
   self_scratch_bytes_ = self_attention_layer<T>::workspace_bytes(config_, q, chunk);
   const std::size_t scratch = std::max({proposal_scratch_bytes_, batch_scratch_bytes_, cross_scratch_bytes_,
@@ -410,8 +324,6 @@ void pipeline<Executor, T>::build_frame_memory() {
   const std::size_t frame = workspace::round_up(sizing.used());
   frame_memory_ = allocate_buffer(executor_, frame + scratch);
   report_.workspace_bytes = frame + scratch;
-  camera_first_row_.assign(static_cast<std::size_t>(config_.cameras), 0);
-  camera_row_count_.assign(static_cast<std::size_t>(config_.cameras), 0);
   feature_levels_.resize(static_cast<std::size_t>(config_.levels()));
   use_frame_memory(workspace(frame_memory_.data(), frame_memory_.size(), frame_memory_.space()));
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <new>
 
@@ -41,6 +42,11 @@ class cpu_buffer {
 
 //! `bytes` of host memory, aligned for a `workspace`; pages are committed when first touched.
 inline cpu_buffer allocate_buffer(const cpu_executor&, std::size_t bytes) { return cpu_buffer(bytes); }
+
+//! Host memory into host memory: a copy.
+inline void copy_from_host(const cpu_executor&, void* to, const void* from, std::size_t bytes) {
+  if (bytes > 0) std::memcpy(to, from, bytes);
+}
 
 inline void synchronize(const cpu_executor&) {}
 

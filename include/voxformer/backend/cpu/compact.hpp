@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <utility>
 
 #include "voxformer/backend/cpu/parallel_for.hpp"
 #include "voxformer/core/algorithms.hpp"
@@ -13,9 +14,41 @@
 namespace voxformer {
 
 namespace detail {
+
 inline index_t compact_blocks(const cpu_executor& executor, index_t n) {
   return std::max<index_t>(1, std::min<index_t>(executor.resolved_threads(), n / cpu_min_elements_per_thread));
 }
+
+//! The two passes of the block algorithms below, over `compact_blocks` blocks of [0, n): `block_start[b + 1] =
+//! sum(first, end)` for each block, a serial prefix over the blocks (`block_start[blocks]` is then the total), and —
+//! when `go_on(total)` — `write(first, end, block_start[b])` for each block. Only the blocks' boundaries depend on the
+//! thread count, and no result does.
+template <class Out, class Sum, class GoOn, class Write>
+void two_pass_blocks(const cpu_executor& executor, index_t n, Out* block_start, const Sum& sum, const GoOn& go_on,
+                     const Write& write) {
+  const index_t blocks = compact_blocks(executor, n);
+  const index_t block = n > 0 ? (n + blocks - 1) / blocks : 0;
+  const cpu_executor per_block{static_cast<int>(blocks), executor.pool};
+  auto range = [&](index_t b) { return std::pair{b * block, std::min(n, (b + 1) * block)}; };
+  block_start[0] = 0;
+  parallel_for(
+      per_block, blocks,
+      [&](index_t b) {
+        const auto [first, end] = range(b);
+        block_start[b + 1] = sum(first, end);
+      },
+      1);
+  for (index_t b = 0; b < blocks; ++b) block_start[b + 1] += block_start[b];
+  if (!go_on(block_start[blocks])) return;
+  parallel_for(
+      per_block, blocks,
+      [&](index_t b) {
+        const auto [first, end] = range(b);
+        write(first, end, block_start[b]);
+      },
+      1);
+}
+
 }  // namespace detail
 
 //! Scratch bytes `compact` needs for `n` elements: one count per block.
@@ -33,42 +66,59 @@ inline std::size_t compact_workspace_bytes(const cpu_executor& executor, index_t
 template <class Flag, class Emit>
 void compact(const cpu_executor& executor, index_t n, const Flag& flag, const Emit& emit, index_t capacity,
              const tensor_view<index_t, 1>& count, workspace scratch) {
-  const index_t blocks = detail::compact_blocks(executor, n);
-  const index_t block = n > 0 ? (n + blocks - 1) / blocks : 0;
-  index_t* block_start = scratch.take<index_t>(blocks + 1);
-  const cpu_executor per_block{static_cast<int>(blocks), executor.pool};
-  block_start[0] = 0;
-  parallel_for(
-      per_block, blocks,
-      [&](index_t b) {
+  index_t* block_start = scratch.take<index_t>(detail::compact_blocks(executor, n) + 1);
+  detail::two_pass_blocks(
+      executor, n, block_start,
+      [&](index_t first, index_t end) {
         const Flag local_flag = flag;  // private copies, as in parallel_for: stores cannot alias their fields
         index_t flagged = 0;
-        for (index_t i = b * block, end = std::min(n, (b + 1) * block); i < end; ++i) flagged += local_flag(i) ? 1 : 0;
-        block_start[b + 1] = flagged;
+        for (index_t i = first; i < end; ++i) flagged += local_flag(i) ? 1 : 0;
+        return flagged;
       },
-      1);
-  for (index_t b = 0; b < blocks; ++b) block_start[b + 1] += block_start[b];
-  count(0) = block_start[blocks];
-  if (block_start[blocks] > capacity) return;
-  parallel_for(
-      per_block, blocks,
-      [&](index_t b) {
+      [&](index_t total) {
+        count(0) = total;
+        return total <= capacity;
+      },
+      [&](index_t first, index_t end, index_t rank) {
         const Flag local_flag = flag;
         const Emit local_emit = emit;
-        index_t rank = block_start[b];
-        for (index_t i = b * block, end = std::min(n, (b + 1) * block); i < end; ++i)
+        for (index_t i = first; i < end; ++i)
           if (local_flag(i)) local_emit(i, rank++);
-      },
-      1);
+      });
 }
 
-//! out[0] = 0, out[i + 1] = out[i] + in[i], summed in `Out`: CSR offsets from lengths (`out` has one more
-//! entry than `in`). Serial on the CPU: its inputs here are short (per-camera lengths).
-template <class In, class Out>
-void exclusive_scan(const cpu_executor&, const tensor_view<const In, 1>& in, const tensor_view<Out, 1>& out) {
-  Out running = 0;
-  out(0) = running;
-  for (index_t i = 0; i < in.extent(0); ++i) out(i + 1) = running += static_cast<Out>(in(i));
+//! Scratch bytes `exclusive_scan` needs for `n` values summed in `Out`: one partial sum per block.
+template <class Out>
+std::size_t exclusive_scan_workspace_bytes(const cpu_executor& executor, index_t n) {
+  workspace sizing;
+  sizing.take<Out>(detail::compact_blocks(executor, n) + 1);
+  return sizing.used();
+}
+
+//! out[0] = 0, out[i + 1] = out[i] + value(i) for i in [0, n), summed in `Out` (`out` has n + 1 entries: CSR
+//! offsets from lengths, ranks from flags). Two passes over blocks (sum, then write), as `compact`.
+template <class Value, class Out>
+void exclusive_scan(const cpu_executor& executor, index_t n, const Value& value, const tensor_view<Out, 1>& out,
+                    workspace scratch) {
+  detail::two_pass_blocks(
+      executor, n, scratch.take<Out>(detail::compact_blocks(executor, n) + 1),
+      [&](index_t first, index_t end) {
+        const Value local_value = value;
+        Out sum = 0;
+        for (index_t i = first; i < end; ++i) sum += static_cast<Out>(local_value(i));
+        return sum;
+      },
+      [&](Out total) {
+        out(n) = total;
+        return true;
+      },
+      [&](index_t first, index_t end, Out running) {
+        const Value local_value = value;
+        for (index_t i = first; i < end; ++i) {
+          out(i) = running;
+          running += static_cast<Out>(local_value(i));
+        }
+      });
 }
 
 }  // namespace voxformer

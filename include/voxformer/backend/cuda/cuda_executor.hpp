@@ -1,5 +1,6 @@
-//! @file The CUDA backend: launches the same per-element kernels as the CPU backend, on a stream.
-//! Compiled by nvcc only (kernels are `__host__ __device__` functors).
+//! @file The CUDA executor and its loop: launches the same per-element kernels as the CPU backend, on a stream.
+//! Compiled by nvcc only (kernels are `__host__ __device__` functors). The rest of the backend — memory, context,
+//! scan and compaction (CUB), GEMM (cuBLAS) — is `cuda_backend.hpp`.
 #pragma once
 
 #if !defined(__CUDACC__)
@@ -13,6 +14,8 @@
 #include "voxformer/core/error.hpp"
 #include "voxformer/core/memory_space.hpp"
 
+struct cublasContext;  // cuBLAS's handle type (cublasHandle_t), named without its header
+
 namespace voxformer {
 
 struct cuda_executor {
@@ -22,6 +25,8 @@ struct cuda_executor {
 
   cudaStream_t stream = nullptr;
   int threads_per_block = 256;
+  //! The cuBLAS handle `gemm` runs on, bound to `stream`; an `execution_context` makes one (and its workspace).
+  cublasContext* blas = nullptr;
 
   //! The default stream, 256 threads per block.
   constexpr cuda_executor() = default;

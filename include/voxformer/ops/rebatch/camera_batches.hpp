@@ -11,11 +11,10 @@
 #include <limits>
 #include <vector>
 
+#include "voxformer/core/algorithms.hpp"
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
 #include "voxformer/core/workspace.hpp"
-#include "voxformer/ops/common/compaction.hpp"
-#include "voxformer/ops/common/fill.hpp"
 
 namespace voxformer {
 
@@ -26,29 +25,120 @@ struct camera_batch_sizes {
 
 namespace kernels {
 
-//! Whether camera k sees query q through any of its D anchors.
+//! Whether pair i = k·Q + q of the flattened [K, Q] visibility is seen: camera k sees query q through any of its
+//! D anchors (1 or 0, a scan's input). Contiguous visibility — the pipeline's — is read flat: no division per pair.
 template <class Visible>
-struct seen_by_camera {
+struct seen_pair {
   Visible visible;  // [K, Q, D]
-  index_t camera;
-  VOXFORMER_HOST_DEVICE bool operator()(index_t q) const {
+  bool contiguous;
+  VOXFORMER_HOST_DEVICE index_t operator()(index_t i) const {
+    const index_t anchors = visible.extent(2);
     bool seen = false;
-    for (index_t d = 0; d < visible.extent(2); ++d) seen |= visible(camera, q, d) != 0;
-    return seen;
+    if (contiguous) {
+      for (index_t d = 0; d < anchors; ++d) seen |= visible.data()[i * anchors + d] != 0;
+    } else {
+      const index_t queries = visible.extent(1), camera = i / queries, q = i - camera * queries;
+      for (index_t d = 0; d < anchors; ++d) seen |= visible(camera, q, d) != 0;
+    }
+    return seen ? 1 : 0;
   }
 };
 
-//! Query q is entry `rank` of camera k's list, at rebatched row `first_row + rank`, which is also where the
-//! flat list stores it (CSR: the indices; padded: the [K, L] table, whose row k starts at k·L).
-template <class List, class RowOf>
-struct place_in_camera_batch {
-  List list;     // [rows]
-  RowOf row_of;  // [K, Q]
-  index_t camera, first_row;
-  VOXFORMER_HOST_DEVICE void operator()(index_t q, index_t rank) const {
-    using I = typename RowOf::value_type;
-    list(first_row + rank) = static_cast<I>(q);
-    row_of(camera, q) = static_cast<I>(first_row + rank);
+//! The pairs' ranks (the exclusive scan of `seen_pair`, K·Q + 1 entries) read per camera: camera k's visible
+//! queries have ranks [first(k), first(k + 1)).
+struct camera_ranks {
+  const index_t* ranks;
+  index_t cameras, queries;
+  VOXFORMER_HOST_DEVICE index_t first(index_t camera) const { return ranks[camera * queries]; }
+  VOXFORMER_HOST_DEVICE index_t length(index_t camera) const { return first(camera + 1) - first(camera); }
+  VOXFORMER_HOST_DEVICE index_t total() const { return first(cameras); }
+  VOXFORMER_HOST_DEVICE bool seen(index_t pair) const { return ranks[pair + 1] != ranks[pair]; }
+  //! Whether every camera's list fits `width` columns.
+  VOXFORMER_HOST_DEVICE bool each_fits(index_t width) const {
+    bool fits = true;
+    for (index_t k = 0; k < cameras; ++k) fits &= length(k) <= width;
+    return fits;
+  }
+};
+
+//! Padded: whether every list fits, decided once (one element) for the kernels after it to read.
+struct check_padded_width {
+  camera_ranks ranks;
+  index_t width;
+  std::uint8_t* fits;
+  VOXFORMER_HOST_DEVICE void operator()(index_t) const { *fits = ranks.each_fits(width) ? 1 : 0; }
+};
+
+//! CSR, per query q, for each camera k: a seen query goes to `indices[rank]`, which is also its row; `row_of` is
+//! that row or −1. Nothing is written unless all of them fit `indices` (the count is read here, not on the host).
+template <class I>
+struct place_csr_query {
+  camera_ranks ranks;
+  tensor_view<I, 1> indices;
+  tensor_view<I, 2> row_of;  // [K, Q]
+  VOXFORMER_HOST_DEVICE void operator()(index_t q) const {
+    if (ranks.total() > indices.extent(0)) return;
+    for (index_t camera = 0; camera < ranks.cameras; ++camera) {
+      const index_t pair = camera * ranks.queries + q;
+      const bool seen = ranks.seen(pair);
+      if (seen) indices(ranks.ranks[pair]) = static_cast<I>(q);
+      row_of(camera, q) = seen ? static_cast<I>(ranks.ranks[pair]) : I(-1);
+    }
+  }
+};
+
+//! CSR offsets, per camera and one more: offsets[k] = the rank of camera k's first pair.
+template <class I>
+struct csr_offsets {
+  camera_ranks ranks;
+  tensor_view<I, 1> offsets;  // [K + 1]
+  index_t capacity;
+  VOXFORMER_HOST_DEVICE void operator()(index_t k) const {
+    if (ranks.total() <= capacity) offsets(k) = static_cast<I>(ranks.first(k));
+  }
+};
+
+//! Padded [K, L], per query q, for each camera k: a seen query goes to column `rank − first(k)` of row k, at
+//! rebatched row k·L + column; `row_of` is that row or −1. Nothing is written unless every list fits the L columns.
+template <class I>
+struct place_padded_query {
+  camera_ranks ranks;
+  const std::uint8_t* fits;
+  tensor_view<I, 2> indices;  // [K, L]
+  tensor_view<I, 2> row_of;   // [K, Q]
+  VOXFORMER_HOST_DEVICE void operator()(index_t q) const {
+    const index_t width = indices.extent(1);
+    if (*fits == 0) return;
+    for (index_t camera = 0; camera < ranks.cameras; ++camera) {
+      const index_t pair = camera * ranks.queries + q, column = ranks.ranks[pair] - ranks.first(camera);
+      const bool seen = ranks.seen(pair);
+      if (seen) indices(camera, column) = static_cast<I>(q);
+      row_of(camera, q) = seen ? static_cast<I>(camera * width + column) : I(-1);
+    }
+  }
+};
+
+//! Padded, per column j of [K, L], for each camera: −1 past the camera's list.
+template <class I>
+struct pad_camera_lists {
+  camera_ranks ranks;
+  const std::uint8_t* fits;
+  tensor_view<I, 2> indices;  // [K, L]
+  VOXFORMER_HOST_DEVICE void operator()(index_t column) const {
+    if (*fits == 0) return;
+    for (index_t camera = 0; camera < ranks.cameras; ++camera)
+      if (column >= ranks.length(camera)) indices(camera, column) = I(-1);
+  }
+};
+
+//! Padded, per camera: the length of its list.
+template <class I>
+struct camera_list_length {
+  camera_ranks ranks;
+  const std::uint8_t* fits;
+  tensor_view<I, 1> lengths;  // [K]
+  VOXFORMER_HOST_DEVICE void operator()(index_t camera) const {
+    if (*fits != 0) lengths(camera) = static_cast<I>(ranks.length(camera));
   }
 };
 
@@ -83,32 +173,25 @@ void check_index_range(const char* op, index_t largest) {
           largest);
 }
 
-//! lengths[k] = the number of queries camera k sees (a count-only compaction per camera).
-template <class Executor>
-void count_camera_batches(const Executor& executor, const tensor_view<const std::uint8_t, 3>& visible,
-                          index_t* lengths, workspace scratch) {
-  for (index_t k = 0; k < visible.extent(0); ++k)
-    lengths[k] = count_flagged(executor, visible.extent(1), kernels::seen_by_camera<decltype(visible)>{visible, k},
-                               scratch);
-}
-
-//! Fills `row_of` with −1, then emits every camera's list, camera k's from row `first_row(k)`.
-template <class Executor, class I, class List, class FirstRow>
-void emit_camera_batches(const Executor& executor, const tensor_view<const std::uint8_t, 3>& visible,
-                         const index_t* lengths, const List& list, const tensor_view<I, 2>& row_of,
-                         const FirstRow& first_row, workspace scratch) {
-  fill(executor, row_of, I(-1));
-  for (index_t k = 0; k < visible.extent(0); ++k)
-    emit_flagged(executor, visible.extent(1), kernels::seen_by_camera<decltype(visible)>{visible, k},
-                 kernels::place_in_camera_batch<List, tensor_view<I, 2>>{list, row_of, k, first_row(k)}, lengths[k],
-                 scratch);
-}
-
-//! Scratch of the two helpers above: the lengths, then the counted compactions.
+//! Scratch of either layout: the K·Q + 1 ranks of `rank_camera_pairs`, then the scan's own — where, once the scan is
+//! done, the padded layout keeps its one flag.
 template <class Executor>
 std::size_t camera_batch_scratch_bytes(const Executor& executor, const tensor_view<const std::uint8_t, 3>& visible) {
-  return workspace::round_up(static_cast<std::size_t>(visible.extent(0)) * sizeof(index_t)) +
-         counted_compaction_bytes(executor, visible.extent(1));
+  const index_t pairs = visible.extent(0) * visible.extent(1);
+  return workspace::round_up(static_cast<std::size_t>(pairs + 1) * sizeof(index_t)) +
+         std::max(exclusive_scan_workspace_bytes<index_t>(executor, pairs), workspace::alignment);
+}
+
+//! One pass over the (camera, query) pairs and one scan: every pair's rank among the seen ones, in the executor's
+//! memory. The lists, their offsets and lengths are all read off these ranks by the kernels above.
+template <class Executor>
+kernels::camera_ranks rank_camera_pairs(const Executor& executor, const tensor_view<const std::uint8_t, 3>& visible,
+                                        workspace& scratch) {
+  const index_t cameras = visible.extent(0), queries = visible.extent(1), pairs = cameras * queries;
+  const tensor_view<index_t, 1> ranks(scratch.take<index_t>(pairs + 1), {pairs + 1}, scratch.space());
+  exclusive_scan(executor, pairs, kernels::seen_pair<tensor_view<const std::uint8_t, 3>>{visible, visible.is_contiguous()},
+                 ranks, scratch);
+  return {ranks.data(), cameras, queries};
 }
 
 }  // namespace detail
@@ -120,8 +203,10 @@ void validate(const Executor& executor, const camera_batch_arguments<I>& args) {
   expect_shape(op, "offsets", "[K+1]", args.offsets, {cameras + 1});
   expect_shape(op, "row_of", "[K, Q]", args.row_of, {cameras, queries});
   detail::check_index_range<I>(op, cameras * queries);
-  for (const auto space : {args.offsets.space(), args.indices.space(), args.row_of.space(), args.visible.space()})
-    detail::require(executor.can_access(space), op, ": every argument must be host-accessible");
+  expect_accessible(op, "visible", executor, args.visible);
+  expect_accessible(op, "offsets", executor, args.offsets);
+  expect_accessible(op, "indices", executor, args.indices);
+  expect_accessible(op, "row_of", executor, args.row_of);
   expect_no_aliasing(op,
                      {detail::memory_of("offsets", args.offsets), detail::memory_of("indices", args.indices), detail::memory_of("row_of", args.row_of)},
                      {detail::memory_of("visible", args.visible)});
@@ -132,21 +217,18 @@ std::size_t workspace_bytes(const Executor& executor, const camera_batch_argumen
   return detail::camera_batch_scratch_bytes(executor, args.visible);
 }
 
-//! Counts every camera's list, then — only if `indices` has room for them all — writes them.
+//! Ranks every (camera, query) pair, then — only if `indices` has room for them all — writes the lists. On the host
+//! a shortfall is also an error here; on a device the kernels, reading the count themselves, write nothing.
 template <class Executor, class I>
 void run(const Executor& executor, const camera_batch_arguments<I>& args, workspace scratch) {
   constexpr const char* op = "voxformer::build_camera_batches";
-  const index_t cameras = args.visible.extent(0);
-  index_t* lengths = scratch.take<index_t>(cameras);
-  detail::count_camera_batches(executor, args.visible, lengths, scratch);
-  index_t total = 0;
-  for (index_t k = 0; k < cameras; ++k) total += lengths[k];
-  detail::require(total <= args.indices.extent(0), op, ": argument 'indices' [total] has room for ",
-                  args.indices.extent(0), " entries, but the cameras see ", total);
+  const auto ranks = detail::rank_camera_pairs(executor, args.visible, scratch);
+  if (computes_on_host(executor))
+    detail::require(ranks.total() <= args.indices.extent(0), op, ": argument 'indices' [total] has room for ",
+                    args.indices.extent(0), " entries, but the cameras see ", ranks.total());
   // The offsets fit I: their largest, the total, is at most K·Q, which validate() checked against I's range.
-  exclusive_scan(executor, tensor_view<const index_t, 1>(lengths, {cameras}, scratch.space()), args.offsets);
-  detail::emit_camera_batches(executor, args.visible, lengths, args.indices, args.row_of,
-                              [&](index_t k) { return static_cast<index_t>(args.offsets(k)); }, scratch);
+  parallel_for(executor, ranks.queries, kernels::place_csr_query<I>{ranks, args.indices, args.row_of});
+  parallel_for(executor, ranks.cameras + 1, kernels::csr_offsets<I>{ranks, args.offsets, args.indices.extent(0)}, 1);
 }
 
 template <class Executor, class I>
@@ -157,8 +239,10 @@ void validate(const Executor& executor, const padded_camera_batch_arguments<I>& 
   expect_shape(op, "lengths", "[K]", args.lengths, {cameras});
   expect_shape(op, "row_of", "[K, Q]", args.row_of, {cameras, queries});
   detail::check_index_range<I>(op, std::max(cameras * width, queries));
-  for (const auto space : {args.lengths.space(), args.indices.space(), args.row_of.space(), args.visible.space()})
-    detail::require(executor.can_access(space), op, ": every argument must be host-accessible");
+  expect_accessible(op, "visible", executor, args.visible);
+  expect_accessible(op, "indices", executor, args.indices);
+  expect_accessible(op, "lengths", executor, args.lengths);
+  expect_accessible(op, "row_of", executor, args.row_of);
   expect_no_aliasing(op,
                      {detail::memory_of("indices", args.indices), detail::memory_of("lengths", args.lengths), detail::memory_of("row_of", args.row_of)},
                      {detail::memory_of("visible", args.visible)});
@@ -169,21 +253,22 @@ std::size_t workspace_bytes(const Executor& executor, const padded_camera_batch_
   return detail::camera_batch_scratch_bytes(executor, args.visible);
 }
 
-//! Counts every camera's list, then — only if every list fits the L columns — writes them.
+//! Ranks every (camera, query) pair, then — only if every list fits the L columns — writes them (on the host a
+//! shortfall is also an error, as for the CSR layout).
 template <class Executor, class I>
 void run(const Executor& executor, const padded_camera_batch_arguments<I>& args, workspace scratch) {
   constexpr const char* op = "voxformer::build_padded_camera_batches";
-  const index_t cameras = args.visible.extent(0), width = args.indices.extent(1);
-  const tensor_view<I, 1> flat_indices = flat_contiguous(op, "indices", args.indices);
-  index_t* lengths = scratch.take<index_t>(cameras);
-  detail::count_camera_batches(executor, args.visible, lengths, scratch);
-  for (index_t k = 0; k < cameras; ++k)
-    detail::require(lengths[k] <= width, op, ": argument 'indices' [K, max_len] has ", width, " columns, but camera ",
-                    k, " sees ", lengths[k], " queries");
-  for (index_t k = 0; k < cameras; ++k) args.lengths(k) = static_cast<I>(lengths[k]);
-  fill(executor, args.indices, I(-1));
-  detail::emit_camera_batches(executor, args.visible, lengths, flat_indices, args.row_of,
-                              [&](index_t k) { return k * width; }, scratch);
+  const index_t width = args.indices.extent(1);
+  const auto ranks = detail::rank_camera_pairs(executor, args.visible, scratch);
+  if (computes_on_host(executor))
+    for (index_t k = 0; k < ranks.cameras; ++k)
+      detail::require(ranks.length(k) <= width, op, ": argument 'indices' [K, max_len] has ", width,
+                      " columns, but camera ", k, " sees ", ranks.length(k), " queries");
+  std::uint8_t* fits = scratch.take<std::uint8_t>(1);  // after the ranks, where the finished scan kept its sums
+  parallel_for(executor, 1, kernels::check_padded_width{ranks, width, fits}, 1);
+  parallel_for(executor, ranks.queries, kernels::place_padded_query<I>{ranks, fits, args.indices, args.row_of});
+  parallel_for(executor, width, kernels::pad_camera_lists<I>{ranks, fits, args.indices});
+  parallel_for(executor, ranks.cameras, kernels::camera_list_length<I>{ranks, fits, args.lengths}, 1);
 }
 
 namespace detail {
@@ -197,17 +282,17 @@ void run_with_scratch(const Executor& executor, const Args& args) {
 
 }  // namespace detail
 
-//! Sizes of both layouts for `visible` [K, Q, D], without writing anything.
+//! Sizes of both layouts for `visible` [K, Q, D] (host memory), without writing anything.
 template <class Executor, class Visible>
 camera_batch_sizes camera_batch_sizes_of(const Executor& executor, Visible&& visible) {
   constexpr const char* op = "voxformer::camera_batch_sizes_of";
   const auto vis = as_view<const std::uint8_t, 3>(visible, op, "visible");
   expect_accessible(op, "visible", executor, vis);
-  std::vector<index_t> lengths(static_cast<std::size_t>(vis.extent(0)));
-  std::vector<std::byte> scratch(detail::camera_batch_scratch_bytes(executor, vis) + workspace::alignment);
-  detail::count_camera_batches(executor, vis, lengths.data(), workspace::aligned(scratch.data(), scratch.size()));
-  camera_batch_sizes sizes;
-  for (const index_t length : lengths) sizes.total += length, sizes.max_len = std::max(sizes.max_len, length);
+  std::vector<std::byte> memory(detail::camera_batch_scratch_bytes(executor, vis) + workspace::alignment);
+  workspace scratch = workspace::aligned(memory.data(), memory.size());
+  const auto ranks = detail::rank_camera_pairs(executor, vis, scratch);
+  camera_batch_sizes sizes{ranks.total(), 0};
+  for (index_t k = 0; k < ranks.cameras; ++k) sizes.max_len = std::max(sizes.max_len, ranks.length(k));
   return sizes;
 }
 

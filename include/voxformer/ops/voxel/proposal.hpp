@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "voxformer/core/algorithms.hpp"
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
 #include "voxformer/core/workspace.hpp"
@@ -60,6 +61,7 @@ void validate(const Executor& executor, const proposal_arguments<M, I>& args) {
   expect_accessible(op, "unmasked", executor, args.unmasked);
   expect_accessible(op, "masked", executor, args.masked);
   expect_shape(op, "counts", "[2]", args.counts, {2});
+  expect_accessible(op, "counts", executor, args.counts);
   expect_no_aliasing(op, {detail::memory_of("unmasked", args.unmasked), detail::memory_of("masked", args.masked), detail::memory_of("counts", args.counts)},
                      {detail::memory_of("mask", args.mask)});
   const index_t n = args.mask.size();
@@ -69,10 +71,12 @@ void validate(const Executor& executor, const proposal_arguments<M, I>& args) {
 
 template <class Executor, class M, class I>
 std::size_t workspace_bytes(const Executor& executor, const proposal_arguments<M, I>& args) {
-  return detail::counted_compaction_bytes(executor, args.mask.size());
+  return detail::counted_compaction_bytes(executor, args.mask.size());  // the host's count, then each compaction
 }
 
-//! Counts first, checks both capacities, then writes the lists: on a capacity error nothing is written.
+//! Writes both lists and their counts. On the host the capacities are checked first, so that a shortfall is an error
+//! and nothing is written; on a device each compaction reads its count itself and writes its list only if it fits,
+//! with nothing read back on the host.
 template <class Executor, class M, class I>
 void run(const Executor& executor, const proposal_arguments<M, I>& args, workspace scratch) {
   constexpr const char* op = "voxformer::proposal_indices";
@@ -80,15 +84,17 @@ void run(const Executor& executor, const proposal_arguments<M, I>& args, workspa
   using proposed = kernels::proposal_flag<tensor_view<const M, 1>, true>;
   using not_proposed = kernels::proposal_flag<tensor_view<const M, 1>, false>;
   using store = kernels::store_flat_index<tensor_view<I, 1>>;
-  const index_t unmasked = detail::count_flagged(executor, n, proposed{args.mask}, scratch), masked = n - unmasked;
-  detail::require(unmasked <= args.unmasked.extent(0), op, ": argument 'unmasked' [n] has room for ",
-                  args.unmasked.extent(0), " indices, but the mask needs ", unmasked);
-  detail::require(masked <= args.masked.extent(0), op, ": argument 'masked' [n] has room for ", args.masked.extent(0),
-                  " indices, but the mask needs ", masked);
-  detail::emit_flagged(executor, n, proposed{args.mask}, store{args.unmasked}, unmasked, scratch);
-  detail::emit_flagged(executor, n, not_proposed{args.mask}, store{args.masked}, masked, scratch);
-  args.counts(0) = unmasked;
-  args.counts(1) = masked;
+  if (computes_on_host(executor)) {
+    const index_t unmasked = detail::count_flagged(executor, n, proposed{args.mask}, scratch), masked = n - unmasked;
+    detail::require(unmasked <= args.unmasked.extent(0), op, ": argument 'unmasked' [n] has room for ",
+                    args.unmasked.extent(0), " indices, but the mask needs ", unmasked);
+    detail::require(masked <= args.masked.extent(0), op, ": argument 'masked' [n] has room for ", args.masked.extent(0),
+                    " indices, but the mask needs ", masked);
+  }
+  compact(executor, n, proposed{args.mask}, store{args.unmasked}, args.unmasked.extent(0), leading_slice(args.counts, 0, 1),
+          scratch);
+  compact(executor, n, not_proposed{args.mask}, store{args.masked}, args.masked.extent(0), leading_slice(args.counts, 1, 1),
+          scratch);
 }
 
 //! Splits the flat indices of `mask` (any rank, contiguous; VoxFormer: [128, 128, 16], uint8 or float) into

@@ -1,0 +1,48 @@
+//! @file Device memory for the CUDA executor (what a pipeline sizes once and carves its workspaces from), the copy
+//! of host data into it (weights), and the executor's `synchronize` (waits for its stream).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "voxformer/backend/cuda/cuda_executor.hpp"
+#include "voxformer/core/memory_space.hpp"
+
+namespace voxformer {
+
+class cuda_buffer {
+ public:
+  cuda_buffer() = default;
+  //! `bytes` of device memory (cudaMalloc: 256-byte aligned, more than a workspace asks); a failure, out of memory
+  //! included, is a voxformer::error naming the call.
+  explicit cuda_buffer(std::size_t bytes) : bytes_(bytes) {
+    if (bytes == 0) return;
+    void* memory = nullptr;
+    VOXFORMER_CUDA_CHECK(cudaMalloc(&memory, bytes));
+    data_.reset(static_cast<std::byte*>(memory));
+  }
+
+  std::byte* data() const { return data_.get(); }
+  std::size_t size() const { return bytes_; }
+  static constexpr memory_space space() { return memory_space::device; }
+
+ private:
+  struct release {
+    void operator()(std::byte* p) const { cudaFree(p); }  // no error to report from a destructor
+  };
+  std::unique_ptr<std::byte, release> data_;
+  std::size_t bytes_ = 0;
+};
+
+inline cuda_buffer allocate_buffer(const cuda_executor&, std::size_t bytes) { return cuda_buffer(bytes); }
+
+//! Host memory into device memory, on the executor's stream (from pageable memory CUDA stages the copy, so `from`
+//! may be reused when this returns; from pinned memory it may not before `synchronize`).
+inline void copy_from_host(const cuda_executor& executor, void* to, const void* from, std::size_t bytes) {
+  if (bytes > 0) VOXFORMER_CUDA_CHECK(cudaMemcpyAsync(to, from, bytes, cudaMemcpyHostToDevice, executor.stream));
+}
+
+//! Waits for everything issued on the executor's stream (and reports the first error of that work).
+inline void synchronize(const cuda_executor& executor) { VOXFORMER_CUDA_CHECK(cudaStreamSynchronize(executor.stream)); }
+
+}  // namespace voxformer

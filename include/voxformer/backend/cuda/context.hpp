@@ -1,0 +1,61 @@
+//! @file The CUDA execution context: a stream (the caller's, or one of its own), the cuBLAS handle bound to it and
+//! the handle's workspace, made once and kept for the pipeline's life.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+#include "voxformer/backend/cuda/buffer.hpp"
+#include "voxformer/backend/cuda/cublas_check.hpp"
+#include "voxformer/backend/cuda/cuda_executor.hpp"
+#include "voxformer/core/execution_context.hpp"
+
+namespace voxformer {
+
+template <>
+class execution_context<cuda_executor> {
+ public:
+  //! cuBLAS's workspace: 32 MiB, NVIDIA's advice for Hopper. Given to the handle, so that cuBLAS never allocates
+  //! behind the pipeline's back (which would also stop a CUDA graph from capturing a frame).
+  static constexpr std::size_t blas_workspace_bytes = std::size_t{32} << 20;
+
+  //! Binds a new cuBLAS handle and its workspace to the executor's stream — a stream of the context's own when the
+  //! executor names none (the legacy default stream would serialise the pipeline with every other stream) — unless
+  //! the executor already has a handle (another context's, as when a whole model hands its executor to its parts):
+  //! then that executor is used as it is.
+  explicit execution_context(const cuda_executor& executor) : executor_(executor) {
+    if (executor_.blas != nullptr) return;
+    if (executor_.stream == nullptr) {
+      cudaStream_t stream = nullptr;
+      VOXFORMER_CUDA_CHECK(cudaStreamCreate(&stream));
+      owned_stream_.reset(stream);
+      executor_.stream = stream;
+    }
+    cublasHandle_t handle = nullptr;
+    VOXFORMER_CUBLAS_CHECK(cublasCreate(&handle));
+    owned_.reset(handle);  // destroyed even if what follows fails
+    blas_workspace_.emplace(blas_workspace_bytes);
+    VOXFORMER_CUBLAS_CHECK(cublasSetStream(handle, executor_.stream));
+    VOXFORMER_CUBLAS_CHECK(cublasSetWorkspace(handle, blas_workspace_->data(), blas_workspace_->size()));
+    executor_.blas = handle;
+  }
+  execution_context(const execution_context&) = delete;
+  execution_context& operator=(const execution_context&) = delete;
+
+  //! The executor with the context's cuBLAS handle.
+  cuda_executor executor() const { return executor_; }
+
+ private:
+  struct destroy {
+    void operator()(cudaStream_t stream) const { cudaStreamDestroy(stream); }
+    void operator()(cublasHandle_t handle) const { cublasDestroy(handle); }
+  };
+  // Declared in the order they are made: the handle goes first, then its workspace, then its stream.
+  std::unique_ptr<CUstream_st, destroy> owned_stream_;  //!< null unless the context made the stream
+  std::optional<cuda_buffer> blas_workspace_;
+  std::unique_ptr<cublasContext, destroy> owned_;  //!< null when the executor came with its handle
+  cuda_executor executor_;
+};
+
+}  // namespace voxformer
