@@ -162,13 +162,14 @@ class basic_parameter_store {
   template <class Executor>
   auto upload(const Executor& executor) const {
     using buffer_type = decltype(allocate_buffer(executor, std::size_t{}));
+    const auto specs = Checkpoint::specs(config_);
     workspace sizing;
-    for (const auto& spec : Checkpoint::specs(config_))
+    for (const auto& spec : specs)
       if (spec.used) sizing.take<T>(spec.elements());
     buffer_type buffer = allocate_buffer(executor, sizing.used());
     workspace memory(buffer.data(), buffer.size(), buffer.space());
     std::map<std::string, tensor_view<const T, 1>, std::less<>> placed;
-    for (const auto& spec : Checkpoint::specs(config_)) {
+    for (const auto& spec : specs) {
       if (!spec.used) continue;
       const tensor_view<T, 1> values = memory.take_view<T, 1>({spec.elements()});
       copy_from_host(executor, values.data(), tensors_.at(spec.name), values.size() * sizeof(T));

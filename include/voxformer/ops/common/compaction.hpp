@@ -18,7 +18,7 @@ struct emit_nothing {
 
 namespace detail {
 
-//! Scratch of `count_flagged` and of the emitting `compact` calls that follow it on the same n.
+//! Scratch of `count_flagged`, then of the `compact` calls that follow it on the same n.
 template <class Executor>
 std::size_t counted_compaction_bytes(const Executor& executor, index_t n) {
   return workspace::round_up(sizeof(index_t)) + compact_workspace_bytes(executor, n);
@@ -30,14 +30,6 @@ index_t count_flagged(const Executor& executor, index_t n, const Flag& flag, wor
   const tensor_view<index_t, 1> count(scratch.take<index_t>(1), {1}, scratch.space());
   compact(executor, n, flag, kernels::emit_nothing{}, 0, count, scratch);
   return count(0);
-}
-
-//! `compact` with its count in `scratch`, for a caller that checked the capacity already.
-template <class Executor, class Flag, class Emit>
-void emit_flagged(const Executor& executor, index_t n, const Flag& flag, const Emit& emit, index_t capacity,
-                  workspace scratch) {
-  const tensor_view<index_t, 1> count(scratch.take<index_t>(1), {1}, scratch.space());
-  compact(executor, n, flag, emit, capacity, count, scratch);
 }
 
 }  // namespace detail
