@@ -1,15 +1,21 @@
 // The CPU GEMM at the shapes of VoxFormer's dense self-attention layer (a 4096-row chunk of activations times
 // a transposed weight: value / output projection 128→128, offsets + weights 128→384, FFN 128→256 and 256→128),
 // against Eigen's own product on the same row-major memory, and against this machine's FMA peak measured in the
-// same process (a loop of independent multiply-adds). Counters: GFLOP/s and `of_peak` = GFLOP/s ÷ (peak per
-// thread × threads).
+// same process (a loop of independent multiply-adds); and the same products with the weight in bfloat16
+// (`ours_bf16`: fp32 activations rounded as they are packed, fp32 sums), by AVX512-BF16's dot products where the CPU
+// has them (`dot` = 1) and by the fp32 kernel on widened operands (`dot` = 0). Counters: GFLOP/s, `of_peak` =
+// GFLOP/s ÷ (fp32 FMA peak per thread × threads), and `rel_error` = max |c − c₆₄| ÷ max |c₆₄|, c₆₄ the float64
+// product of the unrounded fp32 operands.
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <vector>
 
 #include "voxformer/backend/cpu/cpu_executor.hpp"
+#include "voxformer/backend/cpu/gemm_bf16.hpp"
 #include "voxformer/core/execution_context.hpp"
 #include "fma_peak.hpp"
 
@@ -28,6 +34,22 @@ struct gemm_data {
     for (auto& x : b) x = normal(gen);
   }
 };
+
+//! max |c − c₆₄| ÷ max |c₆₄| over the chunk, c₆₄ from the unrounded fp32 operands in float64.
+double relative_error(const gemm_data& d) {
+  double largest = 0, error = 0;
+  std::vector<double> row(static_cast<std::size_t>(d.n));
+  for (index_t i = 0; i < chunk_rows; ++i) {
+    std::fill(row.begin(), row.end(), 0.0);
+    for (index_t q = 0; q < d.k; ++q)
+      for (index_t j = 0; j < d.n; ++j) row[j] += static_cast<double>(d.a[i * d.k + q]) * d.b[q * d.n + j];
+    for (index_t j = 0; j < d.n; ++j) {
+      largest = std::max(largest, std::abs(row[j]));
+      error = std::max(error, std::abs(d.c[i * d.n + j] - row[j]));
+    }
+  }
+  return error / largest;
+}
 
 void report(benchmark::State& state, const gemm_data& d, int threads) {
   const double flop = 2.0 * static_cast<double>(chunk_rows * d.k * d.n) * static_cast<double>(state.iterations());
@@ -49,6 +71,29 @@ void ours(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   report(state, d, threads);
+  state.counters["rel_error"] = relative_error(d);
+}
+
+void ours_bf16(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(2));
+  const auto kernel = state.range(3) != 0 ? bf16_gemm_kernel::dot_product : bf16_gemm_kernel::widened;
+  if (kernel == bf16_gemm_kernel::dot_product && best_bf16_gemm_kernel() != kernel) {
+    state.SkipWithError("this CPU has no AVX512-BF16");
+    return;
+  }
+  gemm_data d(state.range(0), state.range(1));
+  const std::vector<bfloat16> weight(d.b.begin(), d.b.end());
+  execution_context<cpu_executor> context(cpu_executor{threads});
+  const auto a = make_view<2>(static_cast<const float*>(d.a.data()), {chunk_rows, d.k});
+  const auto b = make_view<2>(weight.data(), {d.k, d.n});
+  const auto c = make_view<2>(d.c.data(), {chunk_rows, d.n});
+  bench::fma_peak_per_thread();
+  for (auto _ : state) {
+    detail::gemm_bf16(context.executor(), a, b, c, false, no_epilogue{}, kernel);
+    benchmark::ClobberMemory();
+  }
+  report(state, d, threads);
+  state.counters["rel_error"] = relative_error(d);
 }
 
 //! Eigen's GEMM on the same memory, one thread (Eigen without OpenMP does not thread).
@@ -73,6 +118,9 @@ void fma_peak(benchmark::State& state) {
 BENCHMARK(fma_peak)->Iterations(1);
 BENCHMARK(ours)->ArgNames({"K", "N", "threads"})->ArgsProduct({{128}, {128, 384, 256}, {1, 2}})
     ->Args({256, 128, 1})->Args({256, 128, 2})->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(ours_bf16)->ArgNames({"K", "N", "threads", "dot"})
+    ->ArgsProduct({{128}, {128, 384, 256}, {1, 2}, {1}})->Args({256, 128, 1, 1})->Args({256, 128, 2, 1})
+    ->Args({128, 128, 1, 0})->Args({256, 128, 1, 0})->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(eigen_product)->ArgNames({"K", "N"})->Args({128, 128})->Args({128, 384})->Args({128, 256})
     ->Args({256, 128})->UseRealTime()->Unit(benchmark::kMicrosecond);
 

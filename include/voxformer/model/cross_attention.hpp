@@ -110,6 +110,20 @@ void finish_layer_rows(const Executor& executor, const Layer& layer, const tenso
   layer_norm(executor, tensor_view<const T, 2>(q), layer.norm_ffn, q);
 }
 
+//! A layer's parameters with the weights of its four products (value and output projections, the FFN's two)
+//! transposed once for the executor's GEMM into `memory`, stored as W; the rest viewed as given.
+template <class W, template <class, class> class Layer, class Executor, class T>
+Layer<T, W> prepare_layer_products(const Executor& executor, const Layer<T, T>& p, workspace& memory) {
+  // Braced: evaluated in order, so that sizing and carving take the same places.
+  return Layer<T, W>{p.sampling_offsets,
+                     p.attention_weights,
+                     prepare_linear<W>(executor, p.value_proj, memory),
+                     prepare_linear<W>(executor, p.output_proj, memory),
+                     {prepare_linear<W>(executor, p.ffn.fc1, memory), prepare_linear<W>(executor, p.ffn.fc2, memory)},
+                     p.norm_attention,
+                     p.norm_ffn};
+}
+
 template <class T>
 std::size_t finish_layer_bytes(const model_config& config, index_t rows) {
   workspace sizing;
@@ -119,7 +133,8 @@ std::size_t finish_layer_bytes(const model_config& config, index_t rows) {
   return sizing.used();
 }
 
-template <class T>
+//! W: the storage type of the layer's projection and FFN weights (`cross_layer_parameters`).
+template <class T, class W = T>
 class cross_attention_layer {
  public:
   //! Persistent memory the layer's derived weights take: offsets and weights as one linear, and a zero
@@ -229,7 +244,7 @@ class cross_attention_layer {
   index_t samples_per_head() const { return config_.levels() * config_.points_cross; }
 
   struct derived_views {
-    cross_layer_parameters<T> layer;  // with the GEMM operands transposed
+    cross_layer_parameters<T, W> layer;  // with the GEMM operands transposed
     tensor_view<T, 2> weight;         // [C, O]: the offsets' and weights' Wᵀ side by side
     tensor_view<T, 1> bias;           // [O]
     linear_weights<T> sampling;
@@ -240,11 +255,7 @@ class cross_attention_layer {
                                      const cross_layer_parameters<T>& p, workspace& memory) {
     const index_t samples = config.heads * config.levels() * config.points_cross, out = 3 * samples;
     derived_views d;
-    d.layer = p;
-    d.layer.value_proj = prepare_linear(executor, p.value_proj, memory);
-    d.layer.output_proj = prepare_linear(executor, p.output_proj, memory);
-    d.layer.ffn.fc1 = prepare_linear(executor, p.ffn.fc1, memory);
-    d.layer.ffn.fc2 = prepare_linear(executor, p.ffn.fc2, memory);
+    d.layer = prepare_layer_products<W>(executor, p, memory);
     d.weight = memory.take_view<T, 2>({config.embed_dims, out});
     d.bias = memory.take_view<T, 1>({out});
     d.zero_query = memory.take_view<T, 1>({out});
@@ -270,7 +281,7 @@ class cross_attention_layer {
     return f;
   }
 
-  cross_layer_parameters<T> params_;
+  cross_layer_parameters<T, W> params_;
   model_config config_;
   linear_weights<T> sampling_;
   tensor_view<const T, 1> zero_query_;

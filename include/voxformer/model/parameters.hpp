@@ -107,19 +107,24 @@ inline bool is_image_network_key(std::string_view name) {
   return name.starts_with("img_backbone.") || name.starts_with("img_neck.");
 }
 
-//! What a cross-attention layer reads (DeformCrossAttention + MSDeformableAttention3D, FFN, two norms).
-template <class T>
+//! What a cross-attention layer reads (DeformCrossAttention + MSDeformableAttention3D, FFN, two norms). W stores
+//! the value and output projections' and the FFN's weights (the layers' own copies may be bfloat16); the
+//! offsets' and weights' projections, which place the samples, stay in T.
+template <class T, class W = T>
 struct cross_layer_parameters {
-  linear_weights<T> sampling_offsets, attention_weights, value_proj, output_proj;
-  ffn_weights<T> ffn;
+  linear_weights<T> sampling_offsets, attention_weights;
+  linear_weights<T, W> value_proj, output_proj;
+  ffn_weights<T, W> ffn;
   layer_norm_weights<T> norm_attention, norm_ffn;  //!< norms.0, norms.1
 };
 
-//! What a self-attention layer reads (DeformSelfAttention / DeformSelfAttention3DCustom, FFN, two norms).
-template <class T>
+//! What a self-attention layer reads (DeformSelfAttention / DeformSelfAttention3DCustom, FFN, two norms); W as
+//! for the cross layer.
+template <class T, class W = T>
 struct self_layer_parameters {
-  linear_weights<T> sampling_offsets, attention_weights, value_proj, output_proj;  //!< offsets/weights: input 2C
-  ffn_weights<T> ffn;
+  linear_weights<T> sampling_offsets, attention_weights;  //!< input 2C
+  linear_weights<T, W> value_proj, output_proj;
+  ffn_weights<T, W> ffn;
   layer_norm_weights<T> norm_attention, norm_ffn;
 };
 

@@ -123,7 +123,8 @@ void seed_rows_of_voxels(const Executor& executor, const tensor_view<const I, 1>
   parallel_for(executor, unmasked.extent(0), kernels::mark_seed_rows<I>{unmasked, seed_row_of});
 }
 
-template <class T>
+//! W: the storage type of the layer's projection and FFN weights (`self_layer_parameters`).
+template <class T, class W = T>
 class self_attention_layer {
  public:
   template <class Executor>
@@ -276,7 +277,7 @@ class self_attention_layer {
   }
 
   struct derived_views {
-    self_layer_parameters<T> layer;  // with the GEMM operands transposed
+    self_layer_parameters<T, W> layer;  // with the GEMM operands transposed
     tensor_view<T, 2> weight;     // [C, O]: (W₁ + W₂)ᵀ of the offsets, then of the weights
     tensor_view<T, 1> bias;       // [O]
     tensor_view<T, 2> by_column;  // [view columns, O]
@@ -289,11 +290,7 @@ class self_attention_layer {
                                      const self_layer_parameters<T>& p, workspace& memory) {
     const index_t s = config.heads * 2 * config.points_self, width = s * config.self_dims() + s, c = config.embed_dims;
     derived_views d;
-    d.layer = p;
-    d.layer.value_proj = prepare_linear(executor, p.value_proj, memory);
-    d.layer.output_proj = prepare_linear(executor, p.output_proj, memory);
-    d.layer.ffn.fc1 = prepare_linear(executor, p.ffn.fc1, memory);
-    d.layer.ffn.fc2 = prepare_linear(executor, p.ffn.fc2, memory);
+    d.layer = prepare_layer_products<W>(executor, p, memory);
     d.weight = memory.take_view<T, 2>({c, width});
     d.bias = memory.take_view<T, 1>({width});
     d.by_column = memory.take_view<T, 2>({config.view_shape[1], width});
@@ -321,7 +318,7 @@ class self_attention_layer {
     return f;
   }
 
-  self_layer_parameters<T> params_;
+  self_layer_parameters<T, W> params_;
   model_config config_;
   derived_views derived_;
 };

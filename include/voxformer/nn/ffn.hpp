@@ -9,16 +9,17 @@
 
 namespace voxformer {
 
-//! `layers.0.0` (in → hidden) and `layers.1` (hidden → in) of mmcv's FFN.
-template <class T>
+//! `layers.0.0` (in → hidden) and `layers.1` (hidden → in) of mmcv's FFN; W the weights' storage type (bfloat16
+//! with fp32 activations: `linear_weights`).
+template <class T, class W = T>
 struct ffn_weights {
-  linear_weights<T> fc1;
-  linear_weights<T> fc2;
+  linear_weights<T, W> fc1;
+  linear_weights<T, W> fc2;
 };
 
 //! Scratch of `ffn` for `rows` rows: the hidden activations and the second product.
-template <class T>
-std::size_t ffn_workspace_bytes(const ffn_weights<T>& weights, index_t rows) {
+template <class T, class W>
+std::size_t ffn_workspace_bytes(const ffn_weights<T, W>& weights, index_t rows) {
   workspace sizing;
   sizing.take<T>(rows * weights.fc1.out_features());
   sizing.take<T>(rows * weights.fc2.out_features());
@@ -26,8 +27,9 @@ std::size_t ffn_workspace_bytes(const ffn_weights<T>& weights, index_t rows) {
 }
 
 //! out [M, C] = x + fc2(ReLU(fc1(x))) for x [M, C]; `out` may be `x` (in place).
-template <class Executor, class T, class X, class Out>
-void ffn(const Executor& executor, X&& x_tensor, const ffn_weights<T>& weights, Out&& out_tensor, workspace scratch) {
+template <class Executor, class T, class W, class X, class Out>
+void ffn(const Executor& executor, X&& x_tensor, const ffn_weights<T, W>& weights, Out&& out_tensor,
+         workspace scratch) {
   constexpr const char* op = "voxformer::ffn";
   const auto x = as_view<const T, 2>(x_tensor, op, "x");
   const auto out = as_view<T, 2>(out_tensor, op, "out");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include "voxformer/core/algorithms.hpp"
 #include "voxformer/core/shape_check.hpp"
@@ -14,27 +15,29 @@ namespace voxformer {
 
 //! A Linear layer's parameters: weight [out, in] (PyTorch's `nn.Linear.weight`) and bias [out], and
 //! optionally the weight transposed, [in, out] row-major — the operand the executor's GEMM reads fastest
-//! (`prepare_linear` makes it once; then `weight` may be left empty).
-template <class T>
+//! (`prepare_linear` makes it once; then `weight` may be left empty). The weight may be stored in another type W
+//! than the activations and bias (bfloat16 with fp32 activations: the executor's product then rounds x to W and
+//! sums in T; `prepare_linear<W>` rounds a T weight into it).
+template <class T, class W = T>
 struct linear_weights {
-  tensor_view<const T, 2> weight;
+  tensor_view<const W, 2> weight;
   tensor_view<const T, 1> bias;
-  tensor_view<const T, 2> transposed{};
+  tensor_view<const W, 2> transposed{};
 
   index_t in_features() const { return transposed.data() != nullptr ? transposed.extent(0) : weight.extent(1); }
   index_t out_features() const { return transposed.data() != nullptr ? transposed.extent(1) : weight.extent(0); }
 
   //! Wᵀ [in, out] for the product x·Wᵀ: the transposed copy, or a transposed view of the weight (no copy).
-  tensor_view<const T, 2> product_operand() const {
+  tensor_view<const W, 2> product_operand() const {
     if (transposed.data() != nullptr) return transposed;
-    return tensor_view<const T, 2>(weight.data(), {weight.extent(1), weight.extent(0)},
+    return tensor_view<const W, 2>(weight.data(), {weight.extent(1), weight.extent(0)},
                                    {weight.stride(1), weight.stride(0)}, weight.space());
   }
 
   //! From any two tensors (the user's own types), without copying.
   template <class Weight, class Bias>
   static linear_weights of(Weight&& weight, Bias&& bias) {
-    return {as_view<const T, 2>(weight, "voxformer::linear_weights", "weight"),
+    return {as_view<const W, 2>(weight, "voxformer::linear_weights", "weight"),
             as_view<const T, 1>(bias, "voxformer::linear_weights", "bias")};
   }
 };
@@ -69,9 +72,9 @@ struct linear_epilogue {
 namespace detail {
 
 //! The product's shapes, spaces and aliasing; `y_arg` names the tensor the product is written to.
-template <class Executor, class T>
+template <class Executor, class T, class W>
 void check_linear(const char* op, const Executor& executor, const tensor_view<const T, 2>& x,
-                  const linear_weights<T>& w, const tensor_view<T, 2>& y, const char* y_arg) {
+                  const linear_weights<T, W>& w, const tensor_view<T, 2>& y, const char* y_arg) {
   expect_shape(op, "bias", "[out]", w.bias, {w.out_features()});
   expect_shape(op, "x", "[M, in]", x, {any_extent, w.in_features()});
   expect_shape(op, y_arg, "[M, out]", y, {x.extent(0), w.out_features()});
@@ -88,8 +91,8 @@ void check_linear(const char* op, const Executor& executor, const tensor_view<co
 }  // namespace detail
 
 //! y [M, out] = act(x [M, in] · Wᵀ + b); x and y any tensors (a unit stride along one axis each).
-template <class Executor, class T, class X, class Y>
-void linear(const Executor& executor, X&& x_tensor, const linear_weights<T>& weights, Y&& y_tensor,
+template <class Executor, class T, class W, class X, class Y>
+void linear(const Executor& executor, X&& x_tensor, const linear_weights<T, W>& weights, Y&& y_tensor,
             linear_activation activation = linear_activation::none) {
   constexpr const char* op = "voxformer::linear";
   const auto x = as_view<const T, 2>(x_tensor, op, "x");
@@ -101,8 +104,8 @@ void linear(const Executor& executor, X&& x_tensor, const linear_weights<T>& wei
 
 //! out [M, out] = residual + (x · Wᵀ + b), the product computed into `product` [M, out] (scratch), so that
 //! `out` may be `residual` itself: the in-place residual update of a transformer layer.
-template <class Executor, class T, class X, class Residual, class Product, class Out>
-void linear_residual(const Executor& executor, X&& x_tensor, const linear_weights<T>& weights,
+template <class Executor, class T, class W, class X, class Residual, class Product, class Out>
+void linear_residual(const Executor& executor, X&& x_tensor, const linear_weights<T, W>& weights,
                      Residual&& residual_tensor, Product&& product_tensor, Out&& out_tensor) {
   constexpr const char* op = "voxformer::linear_residual";
   const auto x = as_view<const T, 2>(x_tensor, op, "x");
@@ -121,12 +124,16 @@ void linear_residual(const Executor& executor, X&& x_tensor, const linear_weight
        kernels::linear_epilogue<T, true>{product, weights.bias, residual, out, false});
 }
 
-//! `weights` with its transposed copy carved from `persistent` (filled unless `persistent` only sizes).
-template <class Executor, class T>
-linear_weights<T> prepare_linear(const Executor& executor, const linear_weights<T>& weights, workspace& persistent) {
-  const auto copy_view = persistent.take_view<T, 2>({weights.in_features(), weights.out_features()});
+//! `weights` with its transposed copy carved from `persistent` (filled unless `persistent` only sizes), stored as
+//! W — the weight's own type unless asked otherwise (`prepare_linear<bfloat16>`: rounded to the nearest, and the
+//! layer then computes with bfloat16 weights; `weight` is left empty, as it is of the other type).
+template <class W = void, class Executor, class T, class V>
+auto prepare_linear(const Executor& executor, const linear_weights<T, V>& weights, workspace& persistent) {
+  using stored = std::conditional_t<std::is_void_v<W>, V, W>;
+  const auto copy_view = persistent.take_view<stored, 2>({weights.in_features(), weights.out_features()});
   if (!persistent.sizing()) copy(executor, weights.product_operand(), copy_view);
-  return {weights.weight, weights.bias, copy_view};
+  if constexpr (std::is_same_v<stored, V>) return linear_weights<T, V>{weights.weight, weights.bias, copy_view};
+  else return linear_weights<T, stored>{{}, weights.bias, copy_view};
 }
 
 }  // namespace voxformer

@@ -51,7 +51,10 @@ struct pipeline_options {
   index_t chunk_rows = 4096;
 };
 
-template <class Executor, class T = float>
+//! W: the storage type of the layers' projection and FFN weights — T, or bfloat16 with T = float on the CPU
+//! (`gemm_bf16.hpp`: the layers keep bfloat16 copies of those weights and their products round the activations to
+//! bfloat16 and sum in fp32; everything else, the sampling included, stays in T).
+template <class Executor, class T = float, class W = T>
 class pipeline {
   using I = std::int32_t;
   using buffer_type = decltype(allocate_buffer(std::declval<const Executor&>(), std::size_t{}));
@@ -184,8 +187,8 @@ class pipeline {
   pipeline_options options_;
 
   buffer_type derived_memory_;
-  std::vector<cross_attention_layer<T>> cross_;
-  std::vector<self_attention_layer<T>> self_;
+  std::vector<cross_attention_layer<T, W>> cross_;
+  std::vector<self_attention_layer<T, W>> self_;
   std::optional<fused_head<T>> head_;
 
   buffer_type frame_memory_;
@@ -203,8 +206,8 @@ class pipeline {
   detail::stage_clock clock_;
 };
 
-template <class Executor, class T>
-pipeline<Executor, T>::pipeline(const Executor& executor, model_config config, const model_parameters<T>& parameters,
+template <class Executor, class T, class W>
+pipeline<Executor, T, W>::pipeline(const Executor& executor, model_config config, const model_parameters<T>& parameters,
                                 pipeline_options options)
     : context_(executor), executor_(context_.executor()), config_(std::move(config)), params_(parameters),
       options_(options) {
@@ -225,8 +228,8 @@ pipeline<Executor, T>::pipeline(const Executor& executor, model_config config, c
 }
 
 //! After `propose`: every stage from the query lists to the labels, each timed and observed.
-template <class Executor, class T>
-const run_report& pipeline<Executor, T>::run_stages(const frame_views& frame) {
+template <class Executor, class T, class W>
+const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame) {
   std::size_t stage = 0;
   const index_t nq = proposal_counts_[0];
   report_.proposals = nq;
@@ -263,8 +266,8 @@ const run_report& pipeline<Executor, T>::run_stages(const frame_views& frame) {
 }
 
 //! Closes the timing of stage `stage` (and moves on to the next): its time, and the memory it worked in.
-template <class Executor, class T>
-void pipeline<Executor, T>::finish_stage(std::size_t& stage, std::size_t scratch_bytes) {
+template <class Executor, class T, class W>
+void pipeline<Executor, T, W>::finish_stage(std::size_t& stage, std::size_t scratch_bytes) {
   synchronize(executor_);
   report_.stages[stage].milliseconds = clock_.milliseconds();
   report_.stages[stage].bytes = frame_bytes_ + scratch_bytes;
@@ -272,19 +275,19 @@ void pipeline<Executor, T>::finish_stage(std::size_t& stage, std::size_t scratch
   clock_ = detail::stage_clock{};
 }
 
-template <class Executor, class T>
-void pipeline<Executor, T>::notify(std::size_t stage, const tensor_view<const T, 2>& output) {
+template <class Executor, class T, class W>
+void pipeline<Executor, T, W>::notify(std::size_t stage, const tensor_view<const T, 2>& output) {
   if (observer_) {
     synchronize(executor_);
     observer_(report_.stages[stage].name, output);
   }
 }
 
-template <class Executor, class T>
-void pipeline<Executor, T>::build_derived() {
+template <class Executor, class T, class W>
+void pipeline<Executor, T, W>::build_derived() {
   std::size_t bytes = fused_head<T>::derived_bytes(config_);
-  for (const auto& layer : params_.cross) bytes += cross_attention_layer<T>::derived_bytes(executor_, config_, layer);
-  for (const auto& layer : params_.self) bytes += self_attention_layer<T>::derived_bytes(executor_, config_, layer);
+  for (const auto& layer : params_.cross) bytes += cross_attention_layer<T, W>::derived_bytes(executor_, config_, layer);
+  for (const auto& layer : params_.self) bytes += self_attention_layer<T, W>::derived_bytes(executor_, config_, layer);
   derived_memory_ = allocate_buffer(executor_, bytes);
   workspace persistent(derived_memory_.data(), derived_memory_.size(), derived_memory_.space());
   for (const auto& layer : params_.cross) cross_.emplace_back(executor_, config_, layer, persistent);
@@ -296,9 +299,9 @@ void pipeline<Executor, T>::build_derived() {
 
 //! The frame's buffers, then one scratch region that the stages take in turn (cross, self and the
 //! batching scratch never live at the same time).
-template <class Executor, class T>
+template <class Executor, class T, class W>
 template <class Memory>
-void pipeline<Executor, T>::carve_frame(Memory& m) {
+void pipeline<Executor, T, W>::carve_frame(Memory& m) {
   const index_t n = config_.voxels(), q = options_.max_proposals, k = config_.cameras, c = config_.embed_dims;
   unmasked_ = m.template take_view<I, 1>({q});
   masked_ = m.template take_view<I, 1>({n});
@@ -310,15 +313,15 @@ void pipeline<Executor, T>::carve_frame(Memory& m) {
   frame_bytes_ = m.used();
 }
 
-template <class Executor, class T>
-void pipeline<Executor, T>::build_frame_memory() {
+template <class Executor, class T, class W>
+void pipeline<Executor, T, W>::build_frame_memory() {
   const index_t q = options_.max_proposals, chunk = options_.chunk_rows;
   workspace sizing;
   carve_frame(sizing);
   proposal_scratch_bytes_ = detail::counted_compaction_bytes(executor_, config_.voxels());
   batch_scratch_bytes_ = rebatch_->scratch_bytes(executor_);
-  cross_scratch_bytes_ = cross_attention_layer<T>::workspace_bytes(config_, q, chunk);
-  self_scratch_bytes_ = self_attention_layer<T>::workspace_bytes(config_, q, chunk);
+  cross_scratch_bytes_ = cross_attention_layer<T, W>::workspace_bytes(config_, q, chunk);
+  self_scratch_bytes_ = self_attention_layer<T, W>::workspace_bytes(config_, q, chunk);
   const std::size_t scratch = std::max({proposal_scratch_bytes_, batch_scratch_bytes_, cross_scratch_bytes_,
                                         self_scratch_bytes_});
   const std::size_t frame = workspace::round_up(sizing.used());
@@ -328,8 +331,8 @@ void pipeline<Executor, T>::build_frame_memory() {
   use_frame_memory(workspace(frame_memory_.data(), frame_memory_.size(), frame_memory_.space()));
 }
 
-template <class Executor, class T>
-void pipeline<Executor, T>::use_frame_memory(const workspace& memory) {
+template <class Executor, class T, class W>
+void pipeline<Executor, T, W>::use_frame_memory(const workspace& memory) {
   expect_frame_memory("voxformer::pipeline::use_frame_memory", executor_, memory, frame_memory_bytes());
   const std::size_t frame = scratch_offset();  // the frame's buffers, then the scratch
   workspace buffers(memory.data(), frame, memory.space());
@@ -339,8 +342,8 @@ void pipeline<Executor, T>::use_frame_memory(const workspace& memory) {
   if (frame_memory_.data() != memory.data()) frame_memory_ = buffer_type{};
 }
 
-template <class Executor, class T>
-void pipeline<Executor, T>::name_stages() {
+template <class Executor, class T, class W>
+void pipeline<Executor, T, W>::name_stages() {
   auto add = [&](std::string name) { report_.stages.push_back({std::move(name), 0, 0}); };
   add("proposal");
   add("projection");
