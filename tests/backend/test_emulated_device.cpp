@@ -20,29 +20,11 @@ namespace {
 
 using test::emulated_device_buffer;
 using test::emulated_device_executor;
+using test::emulated_device_tensor;
 using voxformer::cpu_executor;
 using voxformer::index_t;
 using voxformer::memory_space;
 using voxformer::tensor_view;
-
-//! Device memory for `count` elements of T, as a view of `extents`.
-template <class T, int Rank>
-struct device_tensor {
-  emulated_device_buffer memory;
-  tensor_view<T, Rank> view;
-  explicit device_tensor(const std::array<index_t, Rank>& extents, const std::vector<T>& initial = {})
-      : memory(sizeof(T) * static_cast<std::size_t>(std::max<index_t>(1, count(extents)))) {
-    std::vector<T> values = initial;
-    values.resize(static_cast<std::size_t>(count(extents)), T(-1));
-    test::upload(memory, values);
-    view = tensor_view<T, Rank>(reinterpret_cast<T*>(memory.data()), extents, memory_space::device);
-  }
-  static index_t count(const std::array<index_t, Rank>& extents) {
-    index_t n = 1;
-    for (const index_t e : extents) n *= e;
-    return n;
-  }
-};
 
 //! A workspace of `bytes` of emulated device memory.
 struct device_scratch {
@@ -53,7 +35,7 @@ struct device_scratch {
 
 TEST(EmulatedDeviceDeathTest, AHostReadOfDeviceMemoryFaults) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  const device_tensor<std::int32_t, 1> values({4}, {1, 2, 3, 4});
+  const emulated_device_tensor<std::int32_t, 1> values({4}, {1, 2, 3, 4});
   EXPECT_EQ(test::download(values.view), (std::vector<std::int32_t>{1, 2, 3, 4}));  // inside a kernel scope: fine
   EXPECT_DEATH((void)*static_cast<volatile std::int32_t*>(values.view.data()), "");
 }
@@ -83,9 +65,9 @@ TEST(EmulatedDevice, CameraBatchesAsOnTheCpu) {
                                          voxformer::make_view<2>(padded_row_of.data(), {cameras, queries}));
 
   const emulated_device_executor device;
-  const device_tensor<std::uint8_t, 3> d_visible({cameras, queries, anchors}, visible);
-  const device_tensor<std::int32_t, 1> d_offsets({cameras + 1}), d_indices({sizes.total}), d_lengths({cameras});
-  const device_tensor<std::int32_t, 2> d_row_of({cameras, queries}), d_padded({cameras, sizes.max_len}),
+  const emulated_device_tensor<std::uint8_t, 3> d_visible({cameras, queries, anchors}, visible);
+  const emulated_device_tensor<std::int32_t, 1> d_offsets({cameras + 1}), d_indices({sizes.total}), d_lengths({cameras});
+  const emulated_device_tensor<std::int32_t, 2> d_row_of({cameras, queries}), d_padded({cameras, sizes.max_len}),
       d_padded_row_of({cameras, queries});
   const voxformer::camera_batch_arguments<std::int32_t> csr{d_visible.view, d_offsets.view, d_indices.view, d_row_of.view};
   const voxformer::padded_camera_batch_arguments<std::int32_t> pad{d_visible.view, d_padded.view, d_lengths.view,
@@ -109,9 +91,9 @@ TEST(EmulatedDevice, CameraBatchesOverCapacityWriteNothing) {
   const index_t cameras = 2, queries = 5000;
   const auto visible = random_bytes(static_cast<std::size_t>(cameras * queries), 3, 2);
   const emulated_device_executor device;
-  const device_tensor<std::uint8_t, 3> d_visible({cameras, queries, 1}, visible);
-  const device_tensor<std::int32_t, 1> d_offsets({cameras + 1}), d_indices({10});
-  const device_tensor<std::int32_t, 2> d_row_of({cameras, queries});
+  const emulated_device_tensor<std::uint8_t, 3> d_visible({cameras, queries, 1}, visible);
+  const emulated_device_tensor<std::int32_t, 1> d_offsets({cameras + 1}), d_indices({10});
+  const emulated_device_tensor<std::int32_t, 2> d_row_of({cameras, queries});
   const voxformer::camera_batch_arguments<std::int32_t> csr{d_visible.view, d_offsets.view, d_indices.view, d_row_of.view};
   const device_scratch scratch(workspace_bytes(device, csr));
   voxformer::run(device, csr, scratch.get());
@@ -129,9 +111,9 @@ TEST(EmulatedDevice, ProposalIndicesAsOnTheCpu) {
                                                     voxformer::make_view<1>(unmasked.data(), {voxels}),
                                                     voxformer::make_view<1>(masked.data(), {voxels}));
   const emulated_device_executor device;
-  const device_tensor<std::uint8_t, 1> d_mask({voxels}, mask);
-  const device_tensor<std::int32_t, 1> d_unmasked({voxels}), d_masked({voxels});
-  const device_tensor<index_t, 1> d_counts({2});
+  const emulated_device_tensor<std::uint8_t, 1> d_mask({voxels}, mask);
+  const emulated_device_tensor<std::int32_t, 1> d_unmasked({voxels}), d_masked({voxels});
+  const emulated_device_tensor<index_t, 1> d_counts({2});
   const voxformer::proposal_arguments<std::uint8_t, std::int32_t> args{d_mask.view, d_unmasked.view, d_masked.view,
                                                                       d_counts.view};
   voxformer::validate(device, args);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -114,6 +115,18 @@ inline void copy_from_host(const emulated_device_executor&, void* to, const void
   std::memcpy(to, from, bytes);
 }
 
+//! How many times the host has read device memory through `copy_to_host` (each a synchronisation on a GPU).
+inline std::size_t& emulated_host_reads() {
+  static std::size_t reads = 0;
+  return reads;
+}
+
+inline void copy_to_host(const emulated_device_executor&, void* to, const void* from, std::size_t bytes) {
+  const emulated_kernel_scope scope;
+  std::memcpy(to, from, bytes);
+  ++emulated_host_reads();
+}
+
 template <class Kernel>
 void parallel_for(const emulated_device_executor& executor, voxformer::index_t n, const Kernel& kernel,
                   voxformer::index_t grain = voxformer::detail::cpu_min_elements_per_thread) {
@@ -166,5 +179,24 @@ std::vector<std::remove_const_t<T>> download(const voxformer::tensor_view<T, Ran
   for (voxformer::index_t i = 0; i < view.size(); ++i) host[static_cast<std::size_t>(i)] = view.at_flat(i);
   return host;
 }
+
+//! Device memory holding `initial` (−1 where it is shorter), viewed as `extents`.
+template <class T, int Rank>
+struct emulated_device_tensor {
+  emulated_device_buffer memory;
+  voxformer::tensor_view<T, Rank> view;
+  explicit emulated_device_tensor(const std::array<voxformer::index_t, Rank>& extents, const std::vector<T>& initial = {})
+      : memory(sizeof(T) * static_cast<std::size_t>(std::max<voxformer::index_t>(1, count(extents)))) {
+    std::vector<T> values = initial;
+    values.resize(static_cast<std::size_t>(count(extents)), T(-1));
+    upload(memory, values);
+    view = voxformer::tensor_view<T, Rank>(reinterpret_cast<T*>(memory.data()), extents, voxformer::memory_space::device);
+  }
+  static voxformer::index_t count(const std::array<voxformer::index_t, Rank>& extents) {
+    voxformer::index_t n = 1;
+    for (const voxformer::index_t e : extents) n *= e;
+    return n;
+  }
+};
 
 }  // namespace test

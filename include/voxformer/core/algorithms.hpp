@@ -15,6 +15,8 @@
 //!                              // or epilogue(row, first_column, end_column) per block of columns when it takes that
 //!     Buffer allocate_buffer(const E&, std::size_t bytes);   // owning, workspace-aligned: data(), size(), space()
 //!     void copy_from_host(const E&, void* to, const void* from, std::size_t bytes);  // host → the executor's memory
+//!     void copy_to_host(const E&, void* to, const void* from, std::size_t bytes);    // the executor's memory → host,
+//!                                                             // waiting for the work before it (a frame's one read)
 //!     void synchronize(const E&);                            // wait for the work issued so far
 //!
 //! Counts are written into views rather than returned, so a device backend can keep them on the device; scratch

@@ -12,6 +12,7 @@
 #include "voxformer/core/workspace.hpp"
 #include "voxformer/model/config.hpp"
 #include "voxformer/model/cross_attention.hpp"
+#include "voxformer/ops/common/compaction.hpp"
 #include "voxformer/ops/rebatch/camera_batches.hpp"
 #include "voxformer/ops/rebatch/camera_projection.hpp"
 #include "voxformer/ops/voxel/volume_geometry.hpp"
@@ -38,6 +39,17 @@ struct voxel_reference_point {
   }
 };
 
+//! Whether no camera sees query q (`row_of` [K, Nq] holds −1 for every camera).
+template <class I>
+struct seen_by_no_camera {
+  tensor_view<const I, 2> row_of;
+  VOXFORMER_HOST_DEVICE bool operator()(index_t q) const {
+    for (index_t k = 0; k < row_of.extent(0); ++k)
+      if (row_of(k, q) >= 0) return false;
+    return true;
+  }
+};
+
 }  // namespace kernels
 
 template <class T, class I>
@@ -47,7 +59,8 @@ class camera_rebatch {
   camera_rebatch(const model_config& config, index_t max_queries, rebatch_layout layout)
       : config_(config), max_queries_(max_queries), layout_(layout),
         camera_first_row_(static_cast<std::size_t>(config.cameras), 0),
-        camera_row_count_(static_cast<std::size_t>(config.cameras), 0) {}
+        camera_row_count_(static_cast<std::size_t>(config.cameras), 0),
+        host_offsets_(static_cast<std::size_t>(config.cameras + 1), 0) {}
 
   //! The stage's buffers, in order (the same call sizes them on a sizing workspace).
   template <class Memory>
@@ -62,11 +75,12 @@ class camera_rebatch {
     row_of_ = m.template take_view<I, 1>({k * q});
   }
 
-  //! Scratch of `run` at the largest proposal.
+  //! Scratch of `run` and of `count_visible` at the largest proposal.
   template <class Executor>
   std::size_t scratch_bytes(const Executor& executor) const {
     const tensor_view<const std::uint8_t, 3> no_visibility(nullptr, {config_.cameras, max_queries_, 1});
-    return detail::camera_batch_scratch_bytes(executor, no_visibility);
+    return std::max(detail::camera_batch_scratch_bytes(executor, no_visibility),
+                    detail::counted_compaction_bytes(executor, max_queries_));
   }
 
   //! The `unmasked` queries projected with `matrices` [K, 4, 4] and rebatched: the cross-attention's view of the
@@ -86,17 +100,21 @@ class camera_rebatch {
     tensor_view<const I, 1> camera_queries;
     if (layout_ == rebatch_layout::csr) {
       run_checked(executor, camera_batch_arguments<I>{visible, offsets_, camera_queries_, row_of}, scratch);
+      read_offsets(executor);
       for (index_t k = 0; k < cameras; ++k) {
-        camera_first_row_[k] = offsets_(k);
-        camera_row_count_[k] = offsets_(k + 1) - offsets_(k);
+        camera_first_row_[k] = host_offsets_[k];
+        camera_row_count_[k] = host_offsets_[k + 1] - host_offsets_[k];
       }
       camera_queries = camera_queries_;
     } else {
-      // The original pads every camera to the longest list: rank first, then lay out [K, max_len].
+      // The original pads every camera to the longest list: rank first (the lists' offsets, read on the host, give
+      // the longest), then lay out [K, max_len].
       workspace ranking = scratch;
       const auto ranks = detail::rank_camera_pairs(executor, tensor_view<const std::uint8_t, 3>(visible), ranking);
+      parallel_for(executor, cameras + 1, kernels::csr_offsets<I>{ranks, offsets_, cameras * nq}, 1);
+      read_offsets(executor);
       index_t max_len = 0;
-      for (index_t k = 0; k < cameras; ++k) max_len = std::max(max_len, ranks.length(k));
+      for (index_t k = 0; k < cameras; ++k) max_len = std::max<index_t>(max_len, host_offsets_[k + 1] - host_offsets_[k]);
       const auto padded = tensor_view<I, 2>(camera_queries_.data(), {cameras, max_len}, camera_queries_.space());
       run_checked(executor, padded_camera_batch_arguments<I>{visible, padded, lengths_, row_of}, scratch);
       for (index_t k = 0; k < cameras; ++k) camera_first_row_[k] = k * max_len, camera_row_count_[k] = max_len;
@@ -105,19 +123,15 @@ class camera_rebatch {
     return {reference_cam, row_of, camera_queries, camera_first_row_.data(), camera_row_count_.data(), image_values};
   }
 
-  //! The visible queries of each camera into `per_camera` (resized to K: no allocation once it has room), and the
-  //! number of proposals no camera sees: the report's figures (read on the host).
-  index_t count_visible(std::vector<index_t>& per_camera, index_t nq) const {
-    per_camera.assign(static_cast<std::size_t>(config_.cameras), 0);
-    index_t seen_by_no_camera = 0;
+  //! After `run`: the visible queries of each camera into `per_camera` (resized to K: no allocation once it has room,
+  //! from the offsets `run` read), and the number of the `nq` proposals no camera sees (counted where the executor
+  //! computes, then read): the report's figures.
+  template <class Executor>
+  index_t count_visible(const Executor& executor, std::vector<index_t>& per_camera, index_t nq, workspace scratch) const {
+    per_camera.resize(static_cast<std::size_t>(config_.cameras));
+    for (index_t k = 0; k < config_.cameras; ++k) per_camera[k] = host_offsets_[k + 1] - host_offsets_[k];
     const auto row_of = tensor_view<const I, 2>(row_of_.data(), {config_.cameras, nq}, row_of_.space());
-    for (index_t q = 0; q < nq; ++q) {
-      bool seen = false;
-      for (index_t k = 0; k < config_.cameras; ++k)
-        if (row_of(k, q) >= 0) ++per_camera[static_cast<std::size_t>(k)], seen = true;
-      seen_by_no_camera += seen ? 0 : 1;
-    }
-    return seen_by_no_camera;
+    return detail::count_flagged(executor, nq, kernels::seen_by_no_camera<I>{row_of}, scratch);
   }
 
  private:
@@ -132,6 +146,12 @@ class camera_rebatch {
     voxformer::run(executor, args, scratch);
   }
 
+  //! The K + 1 list offsets into `host_offsets_`: the host's one read of the stage, for the loops and the report.
+  template <class Executor>
+  void read_offsets(const Executor& executor) {
+    copy_to_host(executor, host_offsets_.data(), offsets_.data(), host_offsets_.size() * sizeof(I));
+  }
+
   model_config config_;
   index_t max_queries_;
   rebatch_layout layout_;
@@ -140,6 +160,7 @@ class camera_rebatch {
   tensor_view<std::uint8_t, 1> visible_;
   tensor_view<I, 1> offsets_, lengths_, camera_queries_, row_of_;
   std::vector<index_t> camera_first_row_, camera_row_count_;  // host copies the cross-attention loops over
+  std::vector<I> host_offsets_;                               // [K + 1], read once per frame
 };
 
 }  // namespace voxformer

@@ -165,14 +165,16 @@ class cross_attention_layer {
     const index_t offsets = p.sampling_offsets.out_features(), weights = p.attention_weights.out_features();
     // [Wᵀ of the offsets | Wᵀ of the weights]: one GEMM computes both.
     const auto columns = [&](index_t first, index_t count) {
-      return tensor_view<T, 2>(derived.weight.data() + first, {config.embed_dims, count}, {derived.weight.stride(0), 1});
+      return tensor_view<T, 2>(derived.weight.data() + first, {config.embed_dims, count}, {derived.weight.stride(0), 1},
+                               derived.weight.space());
     };
     copy(executor, p.sampling_offsets.product_operand(), columns(0, offsets));
     copy(executor, p.attention_weights.product_operand(), columns(offsets, weights));
     copy(executor, p.sampling_offsets.bias, leading_slice(derived.bias, 0, offsets));
     copy(executor, p.attention_weights.bias, leading_slice(derived.bias, offsets, weights));
     copy(executor, tensor_view<const T, 1>(derived.bias), derived.zero_query);
-    softmax_groups(executor, tensor_view<T, 2>(derived.zero_query.data() + offsets, {1, weights}), samples_per_head());
+    softmax_groups(executor, tensor_view<T, 2>(derived.zero_query.data() + offsets, {1, weights}, derived.zero_query.space()),
+                   samples_per_head());
   }
 
   //! One layer on `queries` [Nq, C], in place.
@@ -185,7 +187,7 @@ class cross_attention_layer {
     linear(executor, frame.image_values, params_.value_proj, buffers.value);
     linear(executor, query_rows, sampling_, buffers.sampling);
     softmax_groups(executor, tensor_view<T, 2>(buffers.sampling.data() + offsets, {nq, heads * samples_per_head()},
-                                               {buffers.sampling.stride(0), 1}),
+                                               {buffers.sampling.stride(0), 1}, buffers.sampling.space()),
                    samples_per_head());
     fill(executor, buffers.slots, T(0));
 
@@ -209,7 +211,8 @@ class cross_attention_layer {
     }
     const index_t rows_per_camera = start, head_dim = config_.head_dim();
     for (index_t k = 0; k < config_.cameras; ++k) {
-      const tensor_view<const T, 4> value(&buffers.value(k * rows_per_camera, 0), {1, rows_per_camera, heads, head_dim});
+      const tensor_view<const T, 4> value(buffers.value.data() + k * rows_per_camera * buffers.value.stride(0),
+                                          {1, rows_per_camera, heads, head_dim}, buffers.value.space());
       for (index_t first = 0; first < frame.camera_row_count[k]; first += chunk_rows) {
         const index_t rows = std::min(chunk_rows, frame.camera_row_count[k] - first);
         const auto queries_of_rows = leading_slice(frame.camera_queries, frame.camera_first_row[k] + first, rows);
@@ -221,9 +224,11 @@ class cross_attention_layer {
         const auto sampled = leading_slice(buffers.sampled, 0, rows);
         const msda_arguments<T, 2> msda{
             value, levels,
-            tensor_view<const T, 6>(gather.locations.data(), {1, rows, heads, config_.levels(), config_.points_cross, 2}),
-            tensor_view<const T, 5>(gather.weights.data(), {1, rows, heads, config_.levels(), config_.points_cross}),
-            tensor_view<T, 3>(sampled.data(), {1, rows, config_.embed_dims})};
+            tensor_view<const T, 6>(gather.locations.data(), {1, rows, heads, config_.levels(), config_.points_cross, 2},
+                                    gather.locations.space()),
+            tensor_view<const T, 5>(gather.weights.data(), {1, rows, heads, config_.levels(), config_.points_cross},
+                                    gather.weights.space()),
+            tensor_view<T, 3>(sampled.data(), {1, rows, config_.embed_dims}, sampled.space())};
         validate(executor, msda);
         voxformer::run(executor, msda);  // qualified: this class's own `run` would hide it
         parallel_for(executor, rows,

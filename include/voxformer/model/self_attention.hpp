@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "voxformer/core/executor_hints.hpp"
 #include "voxformer/core/workspace.hpp"
@@ -113,6 +114,25 @@ struct mark_seed_rows {
   VOXFORMER_HOST_DEVICE void operator()(index_t i) const { seed_row_of(static_cast<index_t>(unmasked(i))) = static_cast<I>(i); }
 };
 
+//! bounds[c] = the number of proposed voxels before voxel c·chunk_rows (a binary search of the ascending `unmasked`):
+//! where chunk c's seeds begin, for c in [0, chunks], computed where the lists are.
+template <class I>
+struct seed_chunk_bounds {
+  tensor_view<const I, 1> unmasked;
+  index_t chunk_rows, voxels;
+  tensor_view<index_t, 1> bounds;
+  VOXFORMER_HOST_DEVICE void operator()(index_t chunk) const {
+    const index_t voxel = chunk * chunk_rows < voxels ? chunk * chunk_rows : voxels;
+    index_t low = 0, high = unmasked.extent(0);
+    while (low < high) {
+      const index_t middle = low + (high - low) / 2;
+      if (static_cast<index_t>(unmasked(middle)) < voxel) low = middle + 1;
+      else high = middle;
+    }
+    bounds(chunk) = low;
+  }
+};
+
 }  // namespace kernels
 
 //! seed_row_of [N] = the row of voxel k in the seed list, or −1: the inverse of `unmasked`.
@@ -173,27 +193,35 @@ class self_attention_layer {
     const tensor_view<const T, 2> token(model.mask_embed.data(), {1, c}, {0, model.mask_embed.stride(0)},
                                         model.mask_embed.space());
     gemm(executor, token, tensor_view<const T, 2>(derived_.weight),
-         tensor_view<T, 2>(derived_.mask_sampling.data(), {1, offsets + weights}), false);
-    linear(executor, token, p.value_proj, tensor_view<T, 2>(derived_.mask_value.data(), {1, c}));
+         tensor_view<T, 2>(derived_.mask_sampling.data(), {1, offsets + weights}, derived_.mask_sampling.space()), false);
+    linear(executor, token, p.value_proj, tensor_view<T, 2>(derived_.mask_value.data(), {1, c}, derived_.mask_value.space()));
+  }
+
+  //! Where the chunks of `chunk_rows` voxels begin in the seed list: `run_first`'s host memory for them, in index_t.
+  static index_t seed_bound_count(const model_config& config, index_t chunk_rows) {
+    return (config.voxels() + chunk_rows - 1) / chunk_rows + 1;
   }
 
   //! The first layer: `volume` [N, C] holds the mask token except in the rows `unmasked` [Nq], which hold
-  //! `seeds` [Nq, C]; `seed_row_of` [N] is `unmasked` inverted (`seed_rows_of_voxels`).
+  //! `seeds` [Nq, C]; `seed_row_of` [N] is `unmasked` inverted (`seed_rows_of_voxels`). `seed_bounds`: host memory
+  //! of `seed_bound_count` elements, where the chunks' seed ranges are read once (each range sizes a GEMM).
   template <class Executor, class I>
   void run_first(const Executor& executor, const tensor_view<T, 2>& volume, const tensor_view<const T, 2>& seeds,
                  const tensor_view<const I, 1>& unmasked, const tensor_view<const I, 1>& seed_row_of,
-                 index_t chunk_rows, workspace scratch) const {
+                 index_t chunk_rows, std::span<index_t> seed_bounds, workspace scratch) const {
     auto buffers = carve_frame(config_, seeds.extent(0), chunk_rows, scratch);
     const auto seed_values = leading_slice(buffers.seed_values, 0, seeds.extent(0));
     linear(executor, seeds, params_.value_proj, seed_values);
     const mask_token_scatter_arguments<T, I> values{seed_values, unmasked, derived_.mask_value, buffers.value_map};
     validate(executor, values);
     voxformer::run(executor, values);
-    const I* proposed = unmasked.data();
+    // The proposed voxels of a chunk are consecutive seeds (`unmasked` ascends): one GEMM each, sized on the host.
+    parallel_for(executor, buffers.seed_bounds.extent(0),
+                 kernels::seed_chunk_bounds<I>{unmasked, chunk_rows, volume.extent(0), buffers.seed_bounds}, 1);
+    copy_to_host(executor, seed_bounds.data(), buffers.seed_bounds.data(), seed_bounds.size_bytes());
     for_each_chunk(executor, volume, chunk_rows, buffers, [&](index_t first, index_t rows, const tensor_view<T, 2>& sampling) {
-      // The proposed voxels of [first, first + rows) are consecutive seeds (`unmasked` ascends): one GEMM.
-      const index_t seed_first = std::lower_bound(proposed, proposed + unmasked.extent(0), I(first)) - proposed;
-      const index_t seed_end = std::lower_bound(proposed, proposed + unmasked.extent(0), I(first + rows)) - proposed;
+      const index_t seed_first = seed_bounds[static_cast<std::size_t>(first / chunk_rows)];
+      const index_t seed_end = seed_bounds[static_cast<std::size_t>(first / chunk_rows + 1)];
       const auto seed_rows = leading_slice(buffers.seed_sampling, 0, seed_end - seed_first);
       gemm(executor, leading_slice(seeds, seed_first, seed_end - seed_first), tensor_view<const T, 2>(derived_.weight),
            seed_rows, false);
@@ -230,7 +258,8 @@ class self_attention_layer {
                       const Buffers& buffers, const SamplingRows& sampling_rows) const {
     const index_t n = volume.extent(0), c = config_.embed_dims, heads = config_.heads, s = samples();
     const index_t dims = config_.self_dims(), offsets = s * dims, width = offsets + s;
-    const tensor_view<const T, 4> value(buffers.value_map.data(), {1, n, heads, config_.head_dim()});
+    const tensor_view<const T, 4> value(buffers.value_map.data(), {1, n, heads, config_.head_dim()},
+                                        buffers.value_map.space());
     msda_levels levels;
     levels.count = 1;
     const bool planar = dims == 2;
@@ -241,12 +270,12 @@ class self_attention_layer {
       const index_t rows = std::min(chunk_rows, n - first);
       const auto sampling = leading_slice(buffers.sampling, 0, rows);
       sampling_rows(first, rows, sampling);
-      softmax_groups(executor, tensor_view<T, 2>(sampling.data() + offsets, {rows, s}, {width, 1}),
+      softmax_groups(executor, tensor_view<T, 2>(sampling.data() + offsets, {rows, s}, {width, 1}, sampling.space()),
                      config_.points_self, 0.5);
       const auto sampled = leading_slice(buffers.sampled, 0, rows);
       const tensor_view<const T, 5> attention(sampling.data() + offsets, {1, rows, heads, 1, 2 * config_.points_self},
-                                              {rows * width, width, 2 * config_.points_self, 0, 1});
-      const tensor_view<T, 3> out(sampled.data(), {1, rows, c});
+                                              {rows * width, width, 2 * config_.points_self, 0, 1}, sampling.space());
+      const tensor_view<T, 3> out(sampled.data(), {1, rows, c}, sampled.space());
       if (planar) {
         parallel_for(executor, rows, kernels::self_sampling_locations<T, 2>{sampling, first, s, {extent[0], extent[1], 1}},
                      row_elements_per_thread);
@@ -267,7 +296,7 @@ class self_attention_layer {
   tensor_view<const T, 6> locations(const tensor_view<T, 2>& sampling, index_t rows) const {
     const index_t points = 2 * config_.points_self, width = sampling.stride(0);
     return tensor_view<const T, 6>(sampling.data(), {1, rows, config_.heads, 1, points, Dims},
-                                   {rows * width, width, points * Dims, 0, Dims, 1});
+                                   {rows * width, width, points * Dims, 0, Dims, 1}, sampling.space());
   }
 
   template <class Executor, int Dims>
@@ -302,6 +331,7 @@ class self_attention_layer {
 
   struct frame_views {
     tensor_view<T, 2> value_map, seed_values, sampling, seed_sampling, sampled;
+    tensor_view<index_t, 1> seed_bounds;  // [seed_bound_count]
     workspace tail;
   };
   static frame_views carve_frame(const model_config& config, index_t seeds, index_t chunk_rows, workspace& memory) {
@@ -313,6 +343,7 @@ class self_attention_layer {
     f.sampling = memory.take_view<T, 2>({rows, width});
     f.seed_sampling = memory.take_view<T, 2>({seeds > 0 ? rows : 0, width});
     f.sampled = memory.take_view<T, 2>({rows, c});
+    f.seed_bounds = memory.take_view<index_t, 1>({seed_bound_count(config, chunk_rows)});
     f.tail = memory;
     memory.take<std::byte>(static_cast<index_t>(finish_layer_bytes<T>(config, rows)));
     return f;

@@ -419,7 +419,7 @@ void run(const Executor& executor, const conv_arguments<T>& args, workspace scra
                    1);
       row += rows;
     }
-    product(tensor_view<const T, 2>(columns, {k, count}, {stride, 1}), first, count);
+    product(tensor_view<const T, 2>(columns, {k, count}, {stride, 1}, scratch.space()), first, count);
   }
 }
 

@@ -157,9 +157,10 @@ class pipeline {
                               proposal_scratch_);
     detail::require(proposed <= options_.max_proposals, op, ": the proposal has ", proposed,
                     " voxels, more than the max_proposals (", options_.max_proposals, ") this pipeline was built for");
-    const proposal_arguments<M, I> args{mask, unmasked_, masked_, make_view<1>(proposal_counts_, {2})};
+    const proposal_arguments<M, I> args{mask, unmasked_, masked_, proposal_counts_view_};
     validate(executor_, args);
     voxformer::run(executor_, args, proposal_scratch_);
+    proposal_counts_[0] = proposed, proposal_counts_[1] = mask.size() - proposed;
   }
 
   // The journey and what it is made of: defined below the class, so that a program can compile them once
@@ -198,7 +199,9 @@ class pipeline {
   std::optional<camera_rebatch<T, I>> rebatch_;  // made once the options are checked
   tensor_view<T, 2> queries_, image_values_, volume_;
   workspace proposal_scratch_, batch_scratch_, stage_scratch_;
-  index_t proposal_counts_[2] = {};
+  tensor_view<index_t, 1> proposal_counts_view_;  // [2], where the proposal op counts
+  index_t proposal_counts_[2] = {};                // the same counts on the host
+  std::vector<index_t> seed_bounds_;               // host: where each self-attention chunk's seeds begin
   std::vector<tensor_view<const T, 5>> feature_levels_;
 
   observer observer_;
@@ -239,7 +242,7 @@ const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame)
   finish_stage(stage, proposal_scratch_bytes_);
   flatten_image_values(executor_, feature_levels_, params_.cams_embeds, params_.level_embeds, image_values_);
   const cross_frame<T, I> cameras = rebatch_->run(executor_, frame.lidar2img, unmasked, image_values_, batch_scratch_);
-  report_.seen_by_no_camera = rebatch_->count_visible(report_.visible_per_camera, nq);
+  report_.seen_by_no_camera = rebatch_->count_visible(executor_, report_.visible_per_camera, nq, batch_scratch_);
   finish_stage(stage, batch_scratch_bytes_);
 
   run_op(gather_rows_arguments<T, I>{params_.bev_embed, unmasked, queries});
@@ -254,7 +257,7 @@ const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame)
   for (std::size_t l = 0; l < self_.size(); ++l) {
     if (l == 0)
       self_[l].run_first(executor_, volume_, tensor_view<const T, 2>(queries), unmasked,
-                         tensor_view<const I, 1>(seed_row_of_), options_.chunk_rows, stage_scratch_);
+                         tensor_view<const I, 1>(seed_row_of_), options_.chunk_rows, seed_bounds_, stage_scratch_);
     else
       self_[l].run(executor_, volume_, options_.chunk_rows, stage_scratch_);
     notify(stage, tensor_view<const T, 2>(volume_));
@@ -303,6 +306,7 @@ template <class Executor, class T, class W>
 template <class Memory>
 void pipeline<Executor, T, W>::carve_frame(Memory& m) {
   const index_t n = config_.voxels(), q = options_.max_proposals, k = config_.cameras, c = config_.embed_dims;
+  proposal_counts_view_ = m.template take_view<index_t, 1>({2});
   unmasked_ = m.template take_view<I, 1>({q});
   masked_ = m.template take_view<I, 1>({n});
   seed_row_of_ = m.template take_view<I, 1>({n});
@@ -328,6 +332,7 @@ void pipeline<Executor, T, W>::build_frame_memory() {
   frame_memory_ = allocate_buffer(executor_, frame + scratch);
   report_.workspace_bytes = frame + scratch;
   feature_levels_.resize(static_cast<std::size_t>(config_.levels()));
+  seed_bounds_.resize(static_cast<std::size_t>(self_attention_layer<T, W>::seed_bound_count(config_, chunk)));
   use_frame_memory(workspace(frame_memory_.data(), frame_memory_.size(), frame_memory_.space()));
 }
 

@@ -48,6 +48,11 @@ inline void copy_from_host(const cpu_executor&, void* to, const void* from, std:
   if (bytes > 0) std::memcpy(to, from, bytes);
 }
 
+//! Host memory into host memory: a copy.
+inline void copy_to_host(const cpu_executor&, void* to, const void* from, std::size_t bytes) {
+  if (bytes > 0) std::memcpy(to, from, bytes);
+}
+
 inline void synchronize(const cpu_executor&) {}
 
 }  // namespace voxformer

@@ -42,6 +42,14 @@ inline void copy_from_host(const cuda_executor& executor, void* to, const void* 
   if (bytes > 0) VOXFORMER_CUDA_CHECK(cudaMemcpyAsync(to, from, bytes, cudaMemcpyHostToDevice, executor.stream));
 }
 
+//! Device memory into host memory, after everything issued on the executor's stream before it (a synchronisation:
+//! what the host reads once per frame, after the frame).
+inline void copy_to_host(const cuda_executor& executor, void* to, const void* from, std::size_t bytes) {
+  if (bytes == 0) return;
+  VOXFORMER_CUDA_CHECK(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToHost, executor.stream));
+  VOXFORMER_CUDA_CHECK(cudaStreamSynchronize(executor.stream));
+}
+
 //! Waits for everything issued on the executor's stream (and reports the first error of that work).
 inline void synchronize(const cuda_executor& executor) { VOXFORMER_CUDA_CHECK(cudaStreamSynchronize(executor.stream)); }
 

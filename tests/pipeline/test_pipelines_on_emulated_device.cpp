@@ -1,0 +1,116 @@
+// Every pipeline under the emulated device (tests/support/emulated_device.hpp): weights uploaded, inputs and outputs in
+// device memory that the host cannot read outside a kernel — a read faults — and the host's reads through
+// `copy_to_host` counted. Each gives the CPU executor's outputs bit for bit on its parity fixture. A file of its own:
+// three more pipeline instantiations, compiled at -O1 and left out of the sanitizer build, whose CPU pipelines run
+// the same kernels (tests/CMakeLists.txt).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+#include "support/backbone_fixture.hpp"
+#include "support/emulated_device.hpp"
+#include "support/pipeline_fixture.hpp"
+#include "support/qpn_fixture.hpp"
+
+namespace {
+
+using test::emulated_device_executor;
+using test::emulated_device_tensor;
+using voxformer::cpu_executor;
+using voxformer::index_t;
+using voxformer::tensor_view;
+
+// Stage 1 on the device: the weights uploaded, the occupancy in device memory, the proposal and logits written
+// there; the frame reads nothing of device memory on the host but its proposal count, once, after the frame
+// (`copy_to_host`). Against the CPU executor on the same fixture, bit for bit.
+TEST(PipelinesOnEmulatedDevice, ProposalPipelineAsOnTheCpu) {
+  const test::qpn_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "qpn" / "f32_64x64");
+  const auto weights = f.weights();
+  const auto on_cpu = test::run_qpn<std::uint8_t>(f, weights.parameters(), cpu_executor{2});
+
+  const emulated_device_executor device;
+  const auto uploaded = weights.upload(device);
+  const auto& g = f.config.grid;
+  const auto* grid = f.grid.data<std::uint8_t>();
+  emulated_device_tensor<std::uint8_t, 3> occupancy({g[0], g[1], g[2]}, std::vector<std::uint8_t>(grid, grid + f.grid.size()));
+  const auto half = f.config.output_grid();
+  emulated_device_tensor<std::uint8_t, 3> proposal({half[0], half[1], half[2]});
+  emulated_device_tensor<float, 4> logits({2, half[0], half[1], half[2]});
+  voxformer::proposal_pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters());
+  const std::size_t reads_before = test::emulated_host_reads();
+  const auto& report = pipe.run(tensor_view<const std::uint8_t, 3>(occupancy.view), proposal.view, logits.view);
+  EXPECT_EQ(test::emulated_host_reads() - reads_before, 1u);
+
+  EXPECT_EQ(test::download(proposal.view), on_cpu.proposal);
+  EXPECT_EQ(test::download(logits.view), on_cpu.logits);
+  EXPECT_EQ(report.proposals, on_cpu.report.proposals);
+}
+
+// The image path on the device: 8-bit camera images in device memory, the features written there, no host read at all.
+TEST(PipelinesOnEmulatedDevice, ImagePipelineAsOnTheCpu) {
+  const test::backbone_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "backbone" / "w8_k3");
+  const auto weights = f.weights();
+  const auto on_cpu = test::run_backbone(f, weights.parameters(), cpu_executor{2});
+
+  const emulated_device_executor device;
+  const auto uploaded = weights.upload(device);
+  const auto* pixels = f.images.data<std::uint8_t>();
+  emulated_device_tensor<std::uint8_t, 4> images(test::fixture_shape<4>(f.images),
+                                        std::vector<std::uint8_t>(pixels, pixels + f.images.size()));
+  const auto [h, w] = f.config.feature_shape();
+  emulated_device_tensor<float, 4> features({f.image_count(), f.config.neck_channels, h, w});
+  voxformer::image_pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters());
+  const std::size_t reads_before = test::emulated_host_reads();
+  pipe.run(tensor_view<const std::uint8_t, 4>(images.view), features.view);
+  EXPECT_EQ(test::emulated_host_reads() - reads_before, 0u);
+  EXPECT_EQ(test::download(features.view), on_cpu.stages.at("features"));
+}
+
+// Stage 2 + head on the device, both layouts: weights uploaded, features, matrices and the proposal in device
+// memory, labels and logits written there. The host reads device memory only through `copy_to_host`, which the
+// emulated executor counts: the proposal count, the cameras' list offsets, the self-attention chunks' seed ranges
+// and the report's count of proposals no camera sees — four reads a frame, each a synchronisation on a GPU. Against
+// the CPU executor on the same fixture, bit for bit.
+TEST(PipelinesOnEmulatedDevice, PipelineAsOnTheCpu) {
+  const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
+  const auto weights = voxformer::parameter_store<float>::from_file(
+      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const emulated_device_executor device;
+  const auto uploaded = weights.upload(device);
+  std::vector<emulated_device_tensor<float, 5>> levels;
+  std::vector<tensor_view<const float, 5>> level_views;
+  for (const auto& level : f.features) {
+    const auto& e = level.shape;
+    levels.emplace_back(std::array<index_t, 5>{e[0], e[1], e[2], e[3], e[4]},
+                        std::vector<float>(level.data<float>(), level.data<float>() + level.size()));
+    level_views.emplace_back(levels.back().view);
+  }
+  const float* matrices = f.lidar2img.data<float>();
+  emulated_device_tensor<float, 3> lidar2img({f.config.cameras, 4, 4}, std::vector<float>(matrices, matrices + f.lidar2img.size()));
+  const auto* mask = f.proposal.data<std::uint8_t>();
+  emulated_device_tensor<std::uint8_t, 1> proposal({f.proposal.size()}, std::vector<std::uint8_t>(mask, mask + f.proposal.size()));
+  const auto grid = f.config.output_volume();
+  for (const auto layout : {voxformer::rebatch_layout::csr, voxformer::rebatch_layout::padded}) {
+    SCOPED_TRACE(layout == voxformer::rebatch_layout::csr ? "csr" : "padded");
+    voxformer::pipeline_options options;
+    options.layout = layout;
+    const auto on_cpu = test::run_pipeline(f, weights.parameters(), cpu_executor{2}, options);
+    voxformer::pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters(), options);
+    emulated_device_tensor<std::uint8_t, 3> labels({grid[0], grid[1], grid[2]});
+    emulated_device_tensor<float, 4> logits({f.config.classes, grid[0], grid[1], grid[2]});
+    const std::size_t reads_before = test::emulated_host_reads();
+    const auto& report = pipe.run(level_views, tensor_view<const float, 3>(lidar2img.view),
+                                  tensor_view<const std::uint8_t, 1>(proposal.view), labels.view, logits.view);
+    EXPECT_EQ(test::emulated_host_reads() - reads_before, 4u);
+    EXPECT_EQ(test::download(labels.view), on_cpu.labels);
+    EXPECT_EQ(test::download(logits.view), on_cpu.logits);
+    EXPECT_EQ(report.proposals, on_cpu.report.proposals);
+    EXPECT_EQ(report.visible_per_camera, on_cpu.report.visible_per_camera);
+    EXPECT_EQ(report.seen_by_no_camera, on_cpu.report.seen_by_no_camera);
+  }
+}
+
+}  // namespace
