@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks, on a machine with an NVIDIA GPU, from a build folder made elsewhere (it builds nothing):
 #   1. the GPU tests (voxformer_cuda_tests: the backend's kernels, scan, compaction, GEMM and camera batches against
-#      the CPU backend and the float64 oracles);
-#   2. compute-sanitizer memcheck and racecheck on them;
+#      the CPU backend and the float64 oracles; voxformer_cuda_pipeline_tests: stage 1, the image path and stage 2 +
+#      head against the CPU on their parity fixtures);
+#   2. compute-sanitizer memcheck on both and racecheck on the backend's (the pipelines launch the same kernels);
 #   3. the GPU benchmarks (bench_ms_deform_attn_cuda, CUDA events) and the PyTorch formulations on the same GPU
 #      (scripts/torch_msda_cuda.py, when PyTorch with CUDA is importable there).
 # Each step's output goes to ${OUT:-build/gpu_check}/<step>.log and its time is printed; the first failing step fails
@@ -31,16 +32,20 @@ step() {
 }
 
 tests="${build}/tests/voxformer_cuda_tests"
+pipeline_tests="${build}/tests/voxformer_cuda_pipeline_tests"
 bench="${build}/benchmarks/bench_ms_deform_attn_cuda"
-if [ ! -x "${tests}" ]; then
-  echo "no ${tests}: build the tests with nvcc first (scripts/gpu_check.sh builds nothing)" >&2
+if [ ! -x "${tests}" ] || [ ! -x "${pipeline_tests}" ]; then
+  echo "no ${tests} or ${pipeline_tests}: build the tests with nvcc first (scripts/gpu_check.sh builds nothing)" >&2
   exit 2
 fi
 
 step device nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
 step tests "${tests}" --gtest_brief=1
+step pipeline_tests "${pipeline_tests}" --gtest_brief=1
 sanitizer="$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)"
 step memcheck "${sanitizer}" --tool memcheck --leak-check full --error-exitcode 1 "${tests}" --gtest_brief=1
+step pipeline_memcheck "${sanitizer}" --tool memcheck --leak-check full --error-exitcode 1 "${pipeline_tests}" \
+  --gtest_brief=1
 step racecheck "${sanitizer}" --tool racecheck --error-exitcode 1 "${tests}" --gtest_brief=1
 if [ -x "${bench}" ]; then
   step benchmarks "${bench}" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true

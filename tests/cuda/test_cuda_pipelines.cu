@@ -1,0 +1,169 @@
+// The pipelines on the GPU against the CPU executor on their parity fixtures — stage 1, the image path, stage 2 + head
+// in both layouts — with the weights uploaded once and inputs and outputs in device memory. Tolerance: 1e-4 of each
+// output's largest magnitude (the fp32 parity rule; the GPU rounds differently, as tests/cuda/test_cuda_backend.cu
+// explains for MSDA); labels and the proposal are compared where the CPU's logits are further apart than twice that.
+// Skipped without a GPU (none has run them yet). The whole model is instantiated and its frame call compiled: it
+// composes the three.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "support/backbone_fixture.hpp"
+#include "support/device_buffer.hpp"
+#include "support/pipeline_fixture.hpp"
+#include "support/qpn_fixture.hpp"
+#include "voxformer/backend/cuda/cuda_backend.hpp"
+#include "voxformer/pipeline/voxformer_model.hpp"
+
+template class voxformer::voxformer_model<voxformer::cuda_executor, float>;
+
+namespace voxformer::compile_checks {
+
+void whole_model_frame(voxformer_model<cuda_executor, float>& model, tensor_view<const std::uint8_t, 4> rgb,
+                       tensor_view<const float, 3> lidar2img, tensor_view<const std::uint8_t, 3> occupancy,
+                       tensor_view<std::uint8_t, 3> labels, tensor_view<float, 4> logits) {
+  model.run(rgb, lidar2img, occupancy, labels, logits);
+}
+
+}  // namespace voxformer::compile_checks
+
+namespace {
+
+using test::device_buffer;
+using voxformer::cpu_executor;
+using voxformer::cuda_executor;
+using voxformer::index_t;
+using voxformer::tensor_view;
+
+#define REQUIRE_GPU() \
+  if (!test::gpu_present()) GTEST_SKIP() << "no CUDA device"
+
+const std::filesystem::path fixtures = VOXFORMER_TEST_FIXTURES_DIR;
+constexpr double tolerance = 1e-4;  // of the largest magnitude
+
+double largest_magnitude(const std::vector<float>& values) {
+  double largest = 0;
+  for (const float v : values) largest = std::max(largest, std::abs(static_cast<double>(v)));
+  return largest;
+}
+
+void expect_close_to_cpu(const std::vector<float>& gpu, const std::vector<float>& cpu, const char* what) {
+  ASSERT_EQ(gpu.size(), cpu.size()) << what;
+  double worst = 0;
+  for (std::size_t i = 0; i < gpu.size(); ++i) {
+    const double d = std::abs(static_cast<double>(gpu[i]) - cpu[i]);
+    if (!(d <= worst)) worst = d;  // NaN is the worst
+  }
+  EXPECT_LE(worst, tolerance * largest_magnitude(cpu)) << what;
+}
+
+//! Labels (argmax over `classes` rows of `cpu_logits`) equal wherever the CPU's best logit leads the next by more than
+//! twice the tolerance: nearer ties may go either way.
+void expect_clear_labels_equal(const std::vector<std::uint8_t>& gpu, const std::vector<std::uint8_t>& cpu,
+                               const std::vector<float>& cpu_logits, index_t classes) {
+  const std::size_t voxels = cpu.size();
+  const double margin = 2 * tolerance * largest_magnitude(cpu_logits);
+  std::size_t clear = 0, differing = 0;
+  for (std::size_t v = 0; v < voxels; ++v) {
+    float best = -INFINITY, second = -INFINITY;
+    for (index_t c = 0; c < classes; ++c) {
+      const float l = cpu_logits[static_cast<std::size_t>(c) * voxels + v];
+      if (l > best) second = best, best = l;
+      else if (l > second) second = l;
+    }
+    if (best - second <= margin) continue;
+    ++clear;
+    differing += gpu[v] != cpu[v];
+  }
+  EXPECT_EQ(differing, 0u) << "of " << clear << " clearly labelled voxels";
+  EXPECT_GT(clear, voxels / 2);
+}
+
+TEST(CudaPipelines, ProposalPipelineMatchesCpu) {
+  REQUIRE_GPU();
+  const test::qpn_fixture f(fixtures / "qpn" / "f32_64x64");
+  const auto weights = f.weights();
+  const auto on_cpu = test::run_qpn<std::uint8_t>(f, weights.parameters(), cpu_executor{2});
+  const cuda_executor gpu{};
+  const auto uploaded = weights.upload(gpu);
+  const auto& g = f.config.grid;
+  const auto half = f.config.output_grid();
+  const auto* grid = f.grid.data<std::uint8_t>();
+  device_buffer<std::uint8_t> occupancy(std::vector<std::uint8_t>(grid, grid + f.grid.size()));
+  device_buffer<std::uint8_t> proposal(std::vector<std::uint8_t>(on_cpu.proposal.size()));
+  device_buffer<float> logits(std::vector<float>(on_cpu.logits.size()));
+  voxformer::proposal_pipeline<cuda_executor, float> pipe(gpu, f.config, uploaded.parameters());
+  const auto& report = pipe.run(tensor_view<const std::uint8_t, 3>(occupancy.view<3>({g[0], g[1], g[2]})),
+                                proposal.view<3>({half[0], half[1], half[2]}),
+                                logits.view<4>({2, half[0], half[1], half[2]}));
+  VOXFORMER_CUDA_CHECK(cudaDeviceSynchronize());
+  expect_close_to_cpu(logits.to_host(), on_cpu.logits, "logits");
+  expect_clear_labels_equal(proposal.to_host(), on_cpu.proposal, on_cpu.logits, 2);
+  EXPECT_NEAR(static_cast<double>(report.proposals), static_cast<double>(on_cpu.report.proposals),
+              0.01 * static_cast<double>(on_cpu.report.proposals));
+}
+
+TEST(CudaPipelines, ImagePipelineMatchesCpu) {
+  REQUIRE_GPU();
+  const test::backbone_fixture f(fixtures / "backbone" / "w8_k3");
+  const auto weights = f.weights();
+  const auto on_cpu = test::run_backbone(f, weights.parameters(), cpu_executor{2});
+  const cuda_executor gpu{};
+  const auto uploaded = weights.upload(gpu);
+  const auto* pixels = f.images.data<std::uint8_t>();
+  device_buffer<std::uint8_t> images(std::vector<std::uint8_t>(pixels, pixels + f.images.size()));
+  const auto [h, w] = f.config.feature_shape();
+  device_buffer<float> features(std::vector<float>(static_cast<std::size_t>(f.image_count() * f.config.neck_channels * h * w)));
+  voxformer::image_pipeline<cuda_executor, float> pipe(gpu, f.config, uploaded.parameters());
+  pipe.run(tensor_view<const std::uint8_t, 4>(images.view<4>(test::fixture_shape<4>(f.images))),
+           features.view<4>({f.image_count(), f.config.neck_channels, h, w}));
+  VOXFORMER_CUDA_CHECK(cudaDeviceSynchronize());
+  expect_close_to_cpu(features.to_host(), on_cpu.stages.at("features"), "features");
+}
+
+TEST(CudaPipelines, PipelineMatchesCpuInBothLayouts) {
+  REQUIRE_GPU();
+  const test::pipeline_fixture f(fixtures / "pipeline" / "t_small");
+  const auto weights = voxformer::parameter_store<float>::from_file(
+      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const cuda_executor gpu{};
+  const auto uploaded = weights.upload(gpu);
+  std::vector<std::unique_ptr<device_buffer<float>>> level_memory;
+  std::vector<tensor_view<const float, 5>> levels;
+  for (const auto& level : f.features) {
+    level_memory.push_back(std::make_unique<device_buffer<float>>(
+        std::vector<float>(level.data<float>(), level.data<float>() + level.size())));
+    levels.emplace_back(level_memory.back()->view<5>(test::fixture_shape<5>(level)));
+  }
+  const float* m = f.lidar2img.data<float>();
+  device_buffer<float> lidar2img(std::vector<float>(m, m + f.lidar2img.size()));
+  const auto* mask = f.proposal.data<std::uint8_t>();
+  device_buffer<std::uint8_t> proposal(std::vector<std::uint8_t>(mask, mask + f.proposal.size()));
+  const auto grid = f.config.output_volume();
+  for (const auto layout : {voxformer::rebatch_layout::csr, voxformer::rebatch_layout::padded}) {
+    SCOPED_TRACE(layout == voxformer::rebatch_layout::csr ? "csr" : "padded");
+    voxformer::pipeline_options options;
+    options.layout = layout;
+    const auto on_cpu = test::run_pipeline(f, weights.parameters(), cpu_executor{2}, options);
+    device_buffer<std::uint8_t> labels(std::vector<std::uint8_t>(on_cpu.labels.size()));
+    device_buffer<float> logits(std::vector<float>(on_cpu.logits.size()));
+    voxformer::pipeline<cuda_executor, float> pipe(gpu, f.config, uploaded.parameters(), options);
+    const auto& report = pipe.run(levels, tensor_view<const float, 3>(lidar2img.view<3>({f.config.cameras, 4, 4})),
+                                  tensor_view<const std::uint8_t, 1>(proposal.view<1>({f.proposal.size()})),
+                                  labels.view<3>({grid[0], grid[1], grid[2]}),
+                                  logits.view<4>({f.config.classes, grid[0], grid[1], grid[2]}));
+    VOXFORMER_CUDA_CHECK(cudaDeviceSynchronize());
+    EXPECT_EQ(report.proposals, on_cpu.report.proposals);
+    EXPECT_EQ(report.visible_per_camera, on_cpu.report.visible_per_camera);
+    expect_close_to_cpu(logits.to_host(), on_cpu.logits, "logits");
+    expect_clear_labels_equal(labels.to_host(), on_cpu.labels, on_cpu.logits, f.config.classes);
+  }
+}
+
+}  // namespace
