@@ -4,8 +4,9 @@
 #      the CPU backend and the float64 oracles; voxformer_cuda_pipeline_tests: stage 1, the image path and stage 2 +
 #      head against the CPU on their parity fixtures);
 #   2. compute-sanitizer memcheck on both and racecheck on the backend's (the pipelines launch the same kernels);
-#   3. the GPU benchmarks (bench_ms_deform_attn_cuda, CUDA events) and the PyTorch formulations on the same GPU
-#      (scripts/torch_msda_cuda.py, when PyTorch with CUDA is importable there).
+#   3. the GPU benchmarks (CUDA events): bench_ms_deform_attn_cuda, and the PyTorch MSDA formulations on the same GPU
+#      (scripts/torch_msda_cuda.py, when PyTorch with CUDA is importable there); bench_pipeline_cuda, stage 2 + head of
+#      VoxFormer-T and -S at the official size with the pipeline's device memory.
 # Each step's output goes to ${OUT:-build/gpu_check}/<step>.log and its time is printed; the first failing step fails
 # the script after the rest have run. Meant to take under 5 minutes.
 #
@@ -34,6 +35,7 @@ step() {
 tests="${build}/tests/voxformer_cuda_tests"
 pipeline_tests="${build}/tests/voxformer_cuda_pipeline_tests"
 bench="${build}/benchmarks/bench_ms_deform_attn_cuda"
+pipeline_bench="${build}/benchmarks/bench_pipeline_cuda"
 if [ ! -x "${tests}" ] || [ ! -x "${pipeline_tests}" ]; then
   echo "no ${tests} or ${pipeline_tests}: build the tests with nvcc first (scripts/gpu_check.sh builds nothing)" >&2
   exit 2
@@ -49,6 +51,9 @@ step pipeline_memcheck "${sanitizer}" --tool memcheck --leak-check full --error-
 step racecheck "${sanitizer}" --tool racecheck --error-exitcode 1 "${tests}" --gtest_brief=1
 if [ -x "${bench}" ]; then
   step benchmarks "${bench}" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+fi
+if [ -x "${pipeline_bench}" ]; then
+  step pipeline_benchmarks "${pipeline_bench}" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 fi
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2> /dev/null; then
   step torch_reference python3 scripts/torch_msda_cuda.py

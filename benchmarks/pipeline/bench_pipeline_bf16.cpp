@@ -1,9 +1,8 @@
 // Stage 2 + head of VoxFormer-T with its layers' projection and FFN weights in fp32 (`fp32`, the baseline) and in
 // bfloat16 (`bf16`: `pipeline<cpu_executor, float, bfloat16>`, AVX512-BF16 where the CPU has it), in the same
-// process, on the bundled frame (sequence 08, frame 1000: its occupancy downsampled as the proposal, 7 512 queries;
-// lidar2img of t, t−12, t−9, t−6, t−3 from calib.txt and poses.txt), random weights at the official sizes and random
-// image features. Counters: ms per frame and per stage, the derived weights' MiB, peak RSS (run one benchmark per
-// process, --benchmark_filter, for a peak of its own); `bf16_error`: `logit_error` = max |logit − fp32's| ÷
+// process, on the bundled frame (`bundled_frame.hpp`: 7 580 proposals, random weights at the official sizes and
+// random image features). Counters: ms per frame and per stage, the derived weights' MiB, peak RSS (run one
+// benchmark per process, --benchmark_filter, for a peak of its own); `bf16_error`: `logit_error` = max |logit − fp32's| ÷
 // max |fp32 logit| and `label_agreement` = the share of voxels labelled as fp32 labels them (random weights: many
 // near-ties, so a lower bound for a trained model's).
 #include <benchmark/benchmark.h>
@@ -12,55 +11,24 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <vector>
 
-#include "voxformer/io/kitti.hpp"
-#include "voxformer/io/kitti_poses.hpp"
-#include "voxformer/io/voxel_grid.hpp"
-#include "voxformer/ops/voxel/downsample.hpp"
-#include "voxformer/voxformer.hpp"
+#include "pipeline/bundled_frame.hpp"
 
 namespace {
 
 using namespace voxformer;
-namespace fs = std::filesystem;
 
-const fs::path frame_dir = fs::path(VOXFORMER_EXAMPLE_DATA_DIR) / "semantickitti_08_001000";
+struct frame_fixture : bench::bundled_frame {
+  std::vector<std::uint8_t> labels = std::vector<std::uint8_t>(static_cast<std::size_t>(config.output_voxels()));
+  std::vector<float> logits = std::vector<float>(static_cast<std::size_t>(config.output_voxels() * config.classes));
 
-struct frame_fixture {
-  model_config config = model_config::preset("T");
-  parameter_store<float> weights = parameter_store<float>::random(config, 2);
-  std::vector<float> features, lidar2img;
-  std::vector<std::uint8_t> proposal = std::vector<std::uint8_t>(128 * 128 * 16);
-  std::vector<std::uint8_t> labels;
-  std::vector<float> logits;
-
-  frame_fixture() {
-    const auto occupancy = io::read_packed_grid(frame_dir / "voxels.bin", {256, 256, 32});
-    downsample_occupancy(cpu_executor{2}, make_view<3>(occupancy.data(), {256, 256, 32}),
-                         make_view<3>(proposal.data(), {128, 128, 16}));
-    const auto calibration = io::read_kitti_calibration(frame_dir / "calib.txt");
-    const auto poses = io::read_kitti_poses(frame_dir / "poses.txt");
-    const index_t offsets[] = {0, -12, -9, -6, -3};  // VoxFormer-T's frames
-    for (const auto& matrix : io::temporal_lidar_to_image(calibration, poses, 1000, offsets))
-      for (int r = 0; r < 4; ++r)
-        for (int c = 0; c < 4; ++c) lidar2img.push_back(static_cast<float>(matrix(r, c)));
-    const auto& level = config.feature_shapes[0];
-    features.resize(static_cast<std::size_t>(config.cameras * config.embed_dims * level.height * level.width));
-    std::mt19937 gen(5);
-    std::normal_distribution<float> normal;
-    for (auto& x : features) x = normal(gen);
-    labels.resize(static_cast<std::size_t>(config.output_voxels()));
-    logits.resize(static_cast<std::size_t>(config.output_voxels() * config.classes));
-  }
+  frame_fixture() : bench::bundled_frame("T") {}
 
   template <class Pipeline>
   const run_report& run(Pipeline& pipe) {
-    const auto& level = config.feature_shapes[0];
     const auto grid = config.output_volume();
-    return pipe.run(make_view<5>(static_cast<const float*>(features.data()),
-                                 {1, config.cameras, config.embed_dims, level.height, level.width}),
+    return pipe.run(make_view<5>(static_cast<const float*>(features.data()), feature_shape()),
                     make_view<3>(static_cast<const float*>(lidar2img.data()), {config.cameras, 4, 4}),
                     make_view<3>(static_cast<const std::uint8_t*>(proposal.data()), {128, 128, 16}),
                     make_view<3>(labels.data(), {grid[0], grid[1], grid[2]}),
