@@ -146,11 +146,7 @@ TEST(CudaPipelines, PipelineMatchesCpuInBothLayouts) {
   const auto* mask = f.proposal.data<std::uint8_t>();
   device_buffer<std::uint8_t> proposal(std::vector<std::uint8_t>(mask, mask + f.proposal.size()));
   const auto grid = f.config.output_volume();
-  for (const auto layout : {voxformer::rebatch_layout::csr, voxformer::rebatch_layout::padded}) {
-    SCOPED_TRACE(layout == voxformer::rebatch_layout::csr ? "csr" : "padded");
-    voxformer::pipeline_options options;
-    options.layout = layout;
-    const auto on_cpu = test::run_pipeline(f, weights.parameters(), cpu_executor{2}, options);
+  test::for_each_layout(f, weights.parameters(), [&](const voxformer::pipeline_options& options, const test::pipeline_outputs& on_cpu) {
     device_buffer<std::uint8_t> labels(std::vector<std::uint8_t>(on_cpu.labels.size()));
     device_buffer<float> logits(std::vector<float>(on_cpu.logits.size()));
     voxformer::pipeline<cuda_executor, float> pipe(gpu, f.config, uploaded.parameters(), options);
@@ -163,7 +159,7 @@ TEST(CudaPipelines, PipelineMatchesCpuInBothLayouts) {
     EXPECT_EQ(report.visible_per_camera, on_cpu.report.visible_per_camera);
     expect_close_to_cpu(logits.to_host(), on_cpu.logits, "logits");
     expect_clear_labels_equal(labels.to_host(), on_cpu.labels, on_cpu.logits, f.config.classes);
-  }
+  });
 }
 
 }  // namespace

@@ -93,11 +93,7 @@ TEST(PipelinesOnEmulatedDevice, PipelineAsOnTheCpu) {
   const auto* mask = f.proposal.data<std::uint8_t>();
   emulated_device_tensor<std::uint8_t, 1> proposal({f.proposal.size()}, std::vector<std::uint8_t>(mask, mask + f.proposal.size()));
   const auto grid = f.config.output_volume();
-  for (const auto layout : {voxformer::rebatch_layout::csr, voxformer::rebatch_layout::padded}) {
-    SCOPED_TRACE(layout == voxformer::rebatch_layout::csr ? "csr" : "padded");
-    voxformer::pipeline_options options;
-    options.layout = layout;
-    const auto on_cpu = test::run_pipeline(f, weights.parameters(), cpu_executor{2}, options);
+  test::for_each_layout(f, weights.parameters(), [&](const voxformer::pipeline_options& options, const test::pipeline_outputs& on_cpu) {
     voxformer::pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters(), options);
     emulated_device_tensor<std::uint8_t, 3> labels({grid[0], grid[1], grid[2]});
     emulated_device_tensor<float, 4> logits({f.config.classes, grid[0], grid[1], grid[2]});
@@ -110,7 +106,7 @@ TEST(PipelinesOnEmulatedDevice, PipelineAsOnTheCpu) {
     EXPECT_EQ(report.proposals, on_cpu.report.proposals);
     EXPECT_EQ(report.visible_per_camera, on_cpu.report.visible_per_camera);
     EXPECT_EQ(report.seen_by_no_camera, on_cpu.report.seen_by_no_camera);
-  }
+  });
 }
 
 }  // namespace

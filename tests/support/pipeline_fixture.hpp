@@ -64,6 +64,18 @@ inline pipeline_outputs run_pipeline(const pipeline_fixture& f, const voxformer:
   return out;
 }
 
+//! `check(options, cpu_outputs)` for each rebatching layout, with the CPU executor's outputs in that layout: the
+//! reference for a pipeline on another executor.
+template <class Check>
+void for_each_layout(const pipeline_fixture& f, const voxformer::model_parameters<float>& params, const Check& check) {
+  for (const auto layout : {voxformer::rebatch_layout::csr, voxformer::rebatch_layout::padded}) {
+    SCOPED_TRACE(layout == voxformer::rebatch_layout::csr ? "csr" : "padded");
+    voxformer::pipeline_options options;
+    options.layout = layout;
+    check(options, run_pipeline(f, params, voxformer::cpu_executor{2}, options));
+  }
+}
+
 //! The parity tolerance: every stage output and logit within 1e-4 absolute (fp32).
 inline constexpr double stage_tolerance = 1e-4;
 
