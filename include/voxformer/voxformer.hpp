@@ -52,6 +52,7 @@
 #include "voxformer/ops/common/compaction.hpp"
 #include "voxformer/ops/common/copy.hpp"
 #include "voxformer/ops/common/fill.hpp"
+#include "voxformer/ops/common/validate_and_run.hpp"
 #include "voxformer/ops/msda/ms_deform_attn.hpp"
 #include "voxformer/ops/msda/ms_deform_attn_3d.hpp"
 #include "voxformer/ops/msda/msda_kernel.hpp"

@@ -13,6 +13,7 @@
 #include "voxformer/model/config.hpp"
 #include "voxformer/model/cross_attention.hpp"
 #include "voxformer/ops/common/compaction.hpp"
+#include "voxformer/ops/common/validate_and_run.hpp"
 #include "voxformer/ops/rebatch/camera_batches.hpp"
 #include "voxformer/ops/rebatch/camera_projection.hpp"
 #include "voxformer/ops/voxel/volume_geometry.hpp"
@@ -96,10 +97,10 @@ class camera_rebatch {
     const auto row_of = tensor_view<I, 2>(row_of_.data(), {cameras, nq}, row_of_.space());
     const volume_geometry grid{{0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}, {config_.volume[0], config_.volume[1], config_.volume[2]}};
     parallel_for(executor, nq, kernels::voxel_reference_point<I>{unmasked, reference, grid});
-    run_checked(executor, projection_arguments<double>{reference, config_.range, matrices, config_.image, reference_cam, visible});
+    validate_and_run(executor, projection_arguments<double>{reference, config_.range, matrices, config_.image, reference_cam, visible});
     tensor_view<const I, 1> camera_queries;
     if (layout_ == rebatch_layout::csr) {
-      run_checked(executor, camera_batch_arguments<I>{visible, offsets_, camera_queries_, row_of}, scratch);
+      validate_and_run(executor, camera_batch_arguments<I>{visible, offsets_, camera_queries_, row_of}, scratch);
       read_offsets(executor);
       for (index_t k = 0; k < cameras; ++k) {
         camera_first_row_[k] = host_offsets_[k];
@@ -116,7 +117,7 @@ class camera_rebatch {
       index_t max_len = 0;
       for (index_t k = 0; k < cameras; ++k) max_len = std::max<index_t>(max_len, host_offsets_[k + 1] - host_offsets_[k]);
       const auto padded = tensor_view<I, 2>(camera_queries_.data(), {cameras, max_len}, camera_queries_.space());
-      run_checked(executor, padded_camera_batch_arguments<I>{visible, padded, lengths_, row_of}, scratch);
+      validate_and_run(executor, padded_camera_batch_arguments<I>{visible, padded, lengths_, row_of}, scratch);
       for (index_t k = 0; k < cameras; ++k) camera_first_row_[k] = k * max_len, camera_row_count_[k] = max_len;
       camera_queries = tensor_view<const I, 1>(camera_queries_.data(), {cameras * max_len}, camera_queries_.space());
     }
@@ -135,17 +136,6 @@ class camera_rebatch {
   }
 
  private:
-  template <class Executor, class Args>
-  static void run_checked(const Executor& executor, const Args& args) {
-    validate(executor, args);
-    voxformer::run(executor, args);
-  }
-  template <class Executor, class Args>
-  static void run_checked(const Executor& executor, const Args& args, workspace scratch) {
-    validate(executor, args);
-    voxformer::run(executor, args, scratch);
-  }
-
   //! The K + 1 list offsets into `host_offsets_`: the host's one read of the stage, for the loops and the report.
   template <class Executor>
   void read_offsets(const Executor& executor) {

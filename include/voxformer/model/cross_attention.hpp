@@ -22,6 +22,7 @@
 #include "voxformer/nn/softmax.hpp"
 #include "voxformer/ops/common/copy.hpp"
 #include "voxformer/ops/common/fill.hpp"
+#include "voxformer/ops/common/validate_and_run.hpp"
 #include "voxformer/ops/msda/msda_arguments.hpp"
 
 namespace voxformer {
@@ -229,8 +230,7 @@ class cross_attention_layer {
             tensor_view<const T, 5>(gather.weights.data(), {1, rows, heads, config_.levels(), config_.points_cross},
                                     gather.weights.space()),
             tensor_view<T, 3>(sampled.data(), {1, rows, config_.embed_dims}, sampled.space())};
-        validate(executor, msda);
-        voxformer::run(executor, msda);  // qualified: this class's own `run` would hide it
+        validate_and_run(executor, msda);
         parallel_for(executor, rows,
                      kernels::accumulate_camera_rows<T, I>{queries_of_rows, sampled, buffers.slots},
                      row_elements_per_thread);

@@ -22,6 +22,7 @@
 #include "voxformer/model/image_backbone_parameters.hpp"
 #include "voxformer/nn/convolution.hpp"
 #include "voxformer/nn/max_pool.hpp"
+#include "voxformer/ops/common/validate_and_run.hpp"
 
 namespace voxformer {
 
@@ -118,8 +119,7 @@ class image_backbone {
       conv_arguments<T> args{w, {}, out, residual, relu, chunk_voxels_};
       std::size_t t = 0;
       for (const auto& in : inputs) args.inputs[t++] = in;
-      validate(executor, args);
-      voxformer::run(executor, args, scratch_);
+      validate_and_run(executor, args, scratch_);
     };
     std::size_t s = 0;
     auto done = [&](const tensor_view<T, 4>& output) { stage(stage_names[s++], tensor_view<const T, 4>(output)); };

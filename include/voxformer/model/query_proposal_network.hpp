@@ -22,6 +22,7 @@
 #include "voxformer/nn/convolution.hpp"
 #include "voxformer/nn/max_pool.hpp"
 #include "voxformer/ops/common/copy.hpp"
+#include "voxformer/ops/common/validate_and_run.hpp"
 
 namespace voxformer {
 
@@ -149,8 +150,7 @@ class query_proposal_network {
       conv_arguments<T> args{w, {}, out, residual, relu, chunk_voxels_};
       std::size_t t = 0;
       for (const auto& in : inputs) args.inputs[t++] = in;
-      validate(executor, args);
-      voxformer::run(executor, args, scratch_);
+      validate_and_run(executor, args, scratch_);
     };
     // Encoder: (pool), conv + ReLU, conv + ReLU per block.
     const tensor_view<T, 4> block_inputs[4] = {b.input, b.pooled[0], b.pooled[1], b.pooled[2]};

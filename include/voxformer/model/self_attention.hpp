@@ -29,6 +29,7 @@
 #include "voxformer/ops/common/copy.hpp"
 #include "voxformer/ops/common/fill.hpp"
 #include "voxformer/ops/msda/msda_arguments.hpp"
+#include "voxformer/ops/common/validate_and_run.hpp"
 #include "voxformer/ops/scatter/mask_token_scatter.hpp"
 
 namespace voxformer {
@@ -213,8 +214,7 @@ class self_attention_layer {
     const auto seed_values = leading_slice(buffers.seed_values, 0, seeds.extent(0));
     linear(executor, seeds, params_.value_proj, seed_values);
     const mask_token_scatter_arguments<T, I> values{seed_values, unmasked, derived_.mask_value, buffers.value_map};
-    validate(executor, values);
-    voxformer::run(executor, values);
+    validate_and_run(executor, values);
     // The proposed voxels of a chunk are consecutive seeds (`unmasked` ascends): one GEMM each, sized on the host.
     parallel_for(executor, buffers.seed_bounds.extent(0),
                  kernels::seed_chunk_bounds<I>{unmasked, chunk_rows, volume.extent(0), buffers.seed_bounds}, 1);
@@ -279,12 +279,12 @@ class self_attention_layer {
       if (planar) {
         parallel_for(executor, rows, kernels::self_sampling_locations<T, 2>{sampling, first, s, {extent[0], extent[1], 1}},
                      row_elements_per_thread);
-        sample(executor, msda_arguments<T, 2>{value, levels, locations<2>(sampling, rows), attention, out});
+        validate_and_run(executor, msda_arguments<T, 2>{value, levels, locations<2>(sampling, rows), attention, out});
       } else {
         parallel_for(executor, rows,
                      kernels::self_sampling_locations<T, 3>{sampling, first, s, {extent[0], extent[1], extent[2]}},
                      row_elements_per_thread);
-        sample(executor, msda_arguments<T, 3>{value, levels, locations<3>(sampling, rows), attention, out});
+        validate_and_run(executor, msda_arguments<T, 3>{value, levels, locations<3>(sampling, rows), attention, out});
       }
       finish_layer_rows(executor, params_, tensor_view<const T, 2>(sampled), leading_slice(volume, first, rows),
                         buffers.tail);
@@ -297,12 +297,6 @@ class self_attention_layer {
     const index_t points = 2 * config_.points_self, width = sampling.stride(0);
     return tensor_view<const T, 6>(sampling.data(), {1, rows, config_.heads, 1, points, Dims},
                                    {rows * width, width, points * Dims, 0, Dims, 1}, sampling.space());
-  }
-
-  template <class Executor, int Dims>
-  static void sample(const Executor& executor, const msda_arguments<T, Dims>& args) {
-    validate(executor, args);
-    voxformer::run(executor, args);
   }
 
   struct derived_views {

@@ -35,6 +35,7 @@
 #include "voxformer/model/parameters.hpp"
 #include "voxformer/model/self_attention.hpp"
 #include "voxformer/ops/common/compaction.hpp"
+#include "voxformer/ops/common/validate_and_run.hpp"
 #include "voxformer/ops/scatter/gather_rows.hpp"
 #include "voxformer/ops/scatter/mask_token_scatter.hpp"
 #include "voxformer/ops/voxel/proposal.hpp"
@@ -158,8 +159,7 @@ class pipeline {
     detail::require(proposed <= options_.max_proposals, op, ": the proposal has ", proposed,
                     " voxels, more than the max_proposals (", options_.max_proposals, ") this pipeline was built for");
     const proposal_arguments<M, I> args{mask, unmasked_, masked_, proposal_counts_view_};
-    validate(executor_, args);
-    voxformer::run(executor_, args, proposal_scratch_);
+    validate_and_run(executor_, args, proposal_scratch_);
     proposal_counts_[0] = proposed, proposal_counts_[1] = mask.size() - proposed;
   }
 
@@ -173,13 +173,6 @@ class pipeline {
   void carve_frame(Memory& m);
   void build_frame_memory();
   void name_stages();
-
-  //! An op on the pipeline's own views (no scratch): validate, then run.
-  template <class Args>
-  void run_op(const Args& args) {
-    validate(executor_, args);
-    voxformer::run(executor_, args);
-  }
 
   execution_context<Executor> context_;
   Executor executor_;
@@ -210,8 +203,8 @@ class pipeline {
 };
 
 template <class Executor, class T, class W>
-pipeline<Executor, T, W>::pipeline(const Executor& executor, model_config config, const model_parameters<T>& parameters,
-                                pipeline_options options)
+pipeline<Executor, T, W>::pipeline(const Executor& executor, model_config config,
+                                   const model_parameters<T>& parameters, pipeline_options options)
     : context_(executor), executor_(context_.executor()), config_(std::move(config)), params_(parameters),
       options_(options) {
   constexpr const char* op = "voxformer::pipeline";
@@ -245,13 +238,13 @@ const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame)
   report_.seen_by_no_camera = rebatch_->count_visible(executor_, report_.visible_per_camera, nq, batch_scratch_);
   finish_stage(stage, batch_scratch_bytes_);
 
-  run_op(gather_rows_arguments<T, I>{params_.bev_embed, unmasked, queries});
+  validate_and_run(executor_, gather_rows_arguments<T, I>{params_.bev_embed, unmasked, queries});
   for (std::size_t l = 0; l < cross_.size(); ++l) {
     cross_[l].run(executor_, cameras, queries, options_.chunk_rows, stage_scratch_);
     notify(stage, tensor_view<const T, 2>(queries));
     finish_stage(stage, cross_scratch_bytes_);
   }
-  run_op(mask_token_scatter_arguments<T, I>{queries, unmasked, params_.mask_embed, volume_});
+  validate_and_run(executor_, mask_token_scatter_arguments<T, I>{queries, unmasked, params_.mask_embed, volume_});
   notify(stage, tensor_view<const T, 2>(volume_));
   finish_stage(stage, 0);
   for (std::size_t l = 0; l < self_.size(); ++l) {
