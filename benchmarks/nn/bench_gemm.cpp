@@ -51,7 +51,14 @@ double relative_error(const gemm_data& d) {
   return error / largest;
 }
 
-void report(benchmark::State& state, const gemm_data& d, int threads) {
+//! Times `product()` on `d` (the FMA peak measured first, outside the timing) and reports its rate.
+template <class Product>
+void time_product(benchmark::State& state, const gemm_data& d, int threads, const Product& product) {
+  bench::fma_peak_per_thread();
+  for (auto _ : state) {
+    product();
+    benchmark::ClobberMemory();
+  }
   const double flop = 2.0 * static_cast<double>(chunk_rows * d.k * d.n) * static_cast<double>(state.iterations());
   state.counters["GFLOP/s"] = benchmark::Counter(flop / 1e9, benchmark::Counter::kIsRate);
   state.counters["of_peak"] =
@@ -65,12 +72,7 @@ void ours(benchmark::State& state) {
   const auto a = make_view<2>(static_cast<const float*>(d.a.data()), {chunk_rows, d.k});
   const auto b = make_view<2>(static_cast<const float*>(d.b.data()), {d.k, d.n});
   const auto c = make_view<2>(d.c.data(), {chunk_rows, d.n});
-  bench::fma_peak_per_thread();
-  for (auto _ : state) {
-    gemm(context.executor(), a, b, c, false);
-    benchmark::ClobberMemory();
-  }
-  report(state, d, threads);
+  time_product(state, d, threads, [&] { gemm(context.executor(), a, b, c, false); });
   state.counters["rel_error"] = relative_error(d);
 }
 
@@ -87,12 +89,7 @@ void ours_bf16(benchmark::State& state) {
   const auto a = make_view<2>(static_cast<const float*>(d.a.data()), {chunk_rows, d.k});
   const auto b = make_view<2>(weight.data(), {d.k, d.n});
   const auto c = make_view<2>(d.c.data(), {chunk_rows, d.n});
-  bench::fma_peak_per_thread();
-  for (auto _ : state) {
-    detail::gemm_bf16(context.executor(), a, b, c, false, no_epilogue{}, kernel);
-    benchmark::ClobberMemory();
-  }
-  report(state, d, threads);
+  time_product(state, d, threads, [&] { detail::gemm_bf16(context.executor(), a, b, c, false, no_epilogue{}, kernel); });
   state.counters["rel_error"] = relative_error(d);
 }
 
@@ -102,12 +99,7 @@ void eigen_product(benchmark::State& state) {
   using matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const matrix> a(d.a.data(), chunk_rows, d.k), b(d.b.data(), d.k, d.n);
   Eigen::Map<matrix> c(d.c.data(), chunk_rows, d.n);
-  bench::fma_peak_per_thread();
-  for (auto _ : state) {
-    c.noalias() = a * b;
-    benchmark::ClobberMemory();
-  }
-  report(state, d, 1);
+  time_product(state, d, 1, [&] { c.noalias() = a * b; });
 }
 
 void fma_peak(benchmark::State& state) {

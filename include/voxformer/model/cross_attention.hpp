@@ -165,12 +165,8 @@ class cross_attention_layer {
     zero_query_ = derived.zero_query;
     const index_t offsets = p.sampling_offsets.out_features(), weights = p.attention_weights.out_features();
     // [Wᵀ of the offsets | Wᵀ of the weights]: one GEMM computes both.
-    const auto columns = [&](index_t first, index_t count) {
-      return tensor_view<T, 2>(derived.weight.data() + first, {config.embed_dims, count}, {derived.weight.stride(0), 1},
-                               derived.weight.space());
-    };
-    copy(executor, p.sampling_offsets.product_operand(), columns(0, offsets));
-    copy(executor, p.attention_weights.product_operand(), columns(offsets, weights));
+    copy(executor, p.sampling_offsets.product_operand(), column_slice(derived.weight, 0, offsets));
+    copy(executor, p.attention_weights.product_operand(), column_slice(derived.weight, offsets, weights));
     copy(executor, p.sampling_offsets.bias, leading_slice(derived.bias, 0, offsets));
     copy(executor, p.attention_weights.bias, leading_slice(derived.bias, offsets, weights));
     copy(executor, tensor_view<const T, 1>(derived.bias), derived.zero_query);
@@ -187,8 +183,7 @@ class cross_attention_layer {
     const auto query_rows = tensor_view<const T, 2>(queries);
     linear(executor, frame.image_values, params_.value_proj, buffers.value);
     linear(executor, query_rows, sampling_, buffers.sampling);
-    softmax_groups(executor, tensor_view<T, 2>(buffers.sampling.data() + offsets, {nq, heads * samples_per_head()},
-                                               {buffers.sampling.stride(0), 1}, buffers.sampling.space()),
+    softmax_groups(executor, column_slice(buffers.sampling, offsets, heads * samples_per_head()),
                    samples_per_head());
     fill(executor, buffers.slots, T(0));
 

@@ -270,7 +270,7 @@ class self_attention_layer {
       const index_t rows = std::min(chunk_rows, n - first);
       const auto sampling = leading_slice(buffers.sampling, 0, rows);
       sampling_rows(first, rows, sampling);
-      softmax_groups(executor, tensor_view<T, 2>(sampling.data() + offsets, {rows, s}, {width, 1}, sampling.space()),
+      softmax_groups(executor, column_slice(sampling, offsets, s),
                      config_.points_self, 0.5);
       const auto sampled = leading_slice(buffers.sampled, 0, rows);
       const tensor_view<const T, 5> attention(sampling.data() + offsets, {1, rows, heads, 1, 2 * config_.points_self},

@@ -158,9 +158,8 @@ class pipeline {
                               proposal_scratch_);
     detail::require(proposed <= options_.max_proposals, op, ": the proposal has ", proposed,
                     " voxels, more than the max_proposals (", options_.max_proposals, ") this pipeline was built for");
-    const proposal_arguments<M, I> args{mask, unmasked_, masked_, proposal_counts_view_};
-    validate_and_run(executor_, args, proposal_scratch_);
-    proposal_counts_[0] = proposed, proposal_counts_[1] = mask.size() - proposed;
+    validate_and_run(executor_, proposal_arguments<M, I>{mask, unmasked_, masked_, proposal_counts_}, proposal_scratch_);
+    proposals_ = proposed;
   }
 
   // The journey and what it is made of: defined below the class, so that a program can compile them once
@@ -192,9 +191,9 @@ class pipeline {
   std::optional<camera_rebatch<T, I>> rebatch_;  // made once the options are checked
   tensor_view<T, 2> queries_, image_values_, volume_;
   workspace proposal_scratch_, batch_scratch_, stage_scratch_;
-  tensor_view<index_t, 1> proposal_counts_view_;  // [2], where the proposal op counts
-  index_t proposal_counts_[2] = {};                // the same counts on the host
-  std::vector<index_t> seed_bounds_;               // host: where each self-attention chunk's seeds begin
+  tensor_view<index_t, 1> proposal_counts_;  // [2], where the proposal op counts
+  index_t proposals_ = 0;                    // the frame's proposal count, on the host
+  std::vector<index_t> seed_bounds_;         // host: where each self-attention chunk's seeds begin
   std::vector<tensor_view<const T, 5>> feature_levels_;
 
   observer observer_;
@@ -227,7 +226,7 @@ pipeline<Executor, T, W>::pipeline(const Executor& executor, model_config config
 template <class Executor, class T, class W>
 const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame) {
   std::size_t stage = 0;
-  const index_t nq = proposal_counts_[0];
+  const index_t nq = proposals_;
   report_.proposals = nq;
   const auto queries = leading_slice(queries_, 0, nq);
   const auto unmasked = tensor_view<const I, 1>(leading_slice(unmasked_, 0, nq));
@@ -299,7 +298,7 @@ template <class Executor, class T, class W>
 template <class Memory>
 void pipeline<Executor, T, W>::carve_frame(Memory& m) {
   const index_t n = config_.voxels(), q = options_.max_proposals, k = config_.cameras, c = config_.embed_dims;
-  proposal_counts_view_ = m.template take_view<index_t, 1>({2});
+  proposal_counts_ = m.template take_view<index_t, 1>({2});
   unmasked_ = m.template take_view<I, 1>({q});
   masked_ = m.template take_view<I, 1>({n});
   seed_row_of_ = m.template take_view<I, 1>({n});

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "support/stored_matrix.hpp"
 #include "voxformer/backend/cpu/cpu_executor.hpp"
 
 namespace {
@@ -32,21 +33,9 @@ gemm_case random_gemm(index_t m, index_t k, index_t n, unsigned seed) {
   return g;
 }
 
-//! Stores a logical row-major [rows, cols] matrix with leading dimension `ld` (≥ the inner size), either order.
-struct stored {
-  std::vector<float> values;
-  voxformer::tensor_view<float, 2> view;
-};
-stored store(const std::vector<double>& logical, index_t rows, index_t cols, bool column_major) {
-  const index_t ld = (column_major ? rows : cols) + 3;
-  stored s{std::vector<float>(static_cast<std::size_t>(ld * (column_major ? cols : rows)), -9.f), {}};
-  for (index_t r = 0; r < rows; ++r)
-    for (index_t c = 0; c < cols; ++c)
-      s.values[static_cast<std::size_t>(column_major ? c * ld + r : r * ld + c)] =
-          static_cast<float>(logical[static_cast<std::size_t>(r * cols + c)]);
-  s.view = column_major ? voxformer::tensor_view<float, 2>(s.values.data(), {rows, cols}, {1, ld})
-                        : voxformer::tensor_view<float, 2>(s.values.data(), {rows, cols}, {ld, 1});
-  return s;
+//! A logical row-major [rows, cols] matrix stored with a leading dimension 3 wider than its inner size, either order.
+test::stored_matrix<float> store(const std::vector<double>& logical, index_t rows, index_t cols, bool column_major) {
+  return test::store_matrix<float>(logical, rows, cols, column_major, 3, -9.f);
 }
 
 TEST(Gemm, MatchesBruteForceInEveryLayout) {

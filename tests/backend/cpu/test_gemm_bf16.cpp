@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "support/stored_matrix.hpp"
 #include "voxformer/backend/cpu/cpu_executor.hpp"
 #include "voxformer/backend/cpu/gemm_bf16.hpp"
 #include "voxformer/nn/linear.hpp"
@@ -39,19 +40,9 @@ double rounded(bfloat16 x) { return static_cast<double>(static_cast<float>(x)); 
 //! A [rows, cols] matrix stored with a leading dimension 3 wider than its inner size, either order; `logical` is
 //! row-major.
 template <class T>
-struct stored {
-  std::vector<T> values;
-  tensor_view<T, 2> view;
-  stored(const std::vector<T>& logical, index_t rows, index_t cols, bool column_major) {
-    const index_t ld = (column_major ? rows : cols) + 3;
-    values.assign(static_cast<std::size_t>(ld * (column_major ? cols : rows)), T(-9.f));
-    for (index_t r = 0; r < rows; ++r)
-      for (index_t c = 0; c < cols; ++c)
-        values[static_cast<std::size_t>(column_major ? c * ld + r : r * ld + c)] = logical[static_cast<std::size_t>(r * cols + c)];
-    view = column_major ? tensor_view<T, 2>(values.data(), {rows, cols}, {1, ld})
-                        : tensor_view<T, 2>(values.data(), {rows, cols}, {ld, 1});
-  }
-};
+test::stored_matrix<T> store(const std::vector<T>& logical, index_t rows, index_t cols, bool column_major) {
+  return test::store_matrix<T>(logical, rows, cols, column_major, 3, T(-9.f));
+}
 
 template <class A>
 std::vector<A> random_matrix(index_t rows, index_t cols, std::mt19937& gen) {
@@ -72,9 +63,9 @@ void expect_product(index_t m, index_t k, index_t n, bf16_gemm_kernel kernel, bo
   const auto a_values = random_matrix<A>(m, k, gen);
   const auto b_values = random_matrix<bfloat16>(k, n, gen);
   const auto c_values = random_matrix<float>(m, n, gen);
-  const stored<A> a(a_values, m, k, a_column_major);
-  const stored<bfloat16> b(b_values, k, n, b_column_major);
-  stored<float> c(c_values, m, n, false);
+  const auto a = store(a_values, m, k, a_column_major);
+  const auto b = store(b_values, k, n, b_column_major);
+  auto c = store(c_values, m, n, false);
   std::vector<int> epilogue_calls(static_cast<std::size_t>(m), 0);
   voxformer::detail::gemm_bf16(cpu_executor{threads}, tensor_view<const A, 2>(a.view),
                                tensor_view<const bfloat16, 2>(b.view), c.view, accumulate,

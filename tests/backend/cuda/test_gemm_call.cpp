@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/error_of.hpp"
+#include "support/stored_matrix.hpp"
 #include "voxformer/backend/cuda/gemm_call.hpp"
 
 namespace {
@@ -41,19 +42,9 @@ void expect_valid_leading_dimensions(const voxformer::gemm_call<double>& g) {
 }
 
 //! A logical [rows, cols] matrix stored row- or column-major with `pad` extra elements per leading dimension.
-struct stored {
-  std::vector<double> memory;
-  tensor_view<double, 2> view;
-};
-stored store(const std::vector<double>& logical, index_t rows, index_t cols, bool column_major, index_t pad) {
-  const index_t ld = (column_major ? rows : cols) + pad, outer = column_major ? cols : rows;
-  stored s{std::vector<double>(static_cast<std::size_t>(std::max<index_t>(1, ld * outer)), -7.0), {}};
-  for (index_t r = 0; r < rows; ++r)
-    for (index_t c = 0; c < cols; ++c)
-      s.memory[static_cast<std::size_t>(column_major ? r + c * ld : r * ld + c)] = logical[static_cast<std::size_t>(r * cols + c)];
-  s.view = column_major ? tensor_view<double, 2>(s.memory.data(), {rows, cols}, {1, ld})
-                        : tensor_view<double, 2>(s.memory.data(), {rows, cols}, {ld, 1});
-  return s;
+test::stored_matrix<double> store(const std::vector<double>& logical, index_t rows, index_t cols, bool column_major,
+                                  index_t pad) {
+  return test::store_matrix<double>(logical, rows, cols, column_major, pad, -7.0);
 }
 
 std::vector<double> random_values(index_t count, std::mt19937& rng) {
