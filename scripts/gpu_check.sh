@@ -6,7 +6,7 @@
 #   2. compute-sanitizer memcheck on both and racecheck on the backend's (the pipelines launch the same kernels);
 #   3. the GPU benchmarks (CUDA events): bench_ms_deform_attn_cuda, and the PyTorch MSDA formulations on the same GPU
 #      (scripts/torch_msda_cuda.py, when PyTorch with CUDA is importable there); bench_pipeline_cuda, stage 2 + head of
-#      VoxFormer-T and -S at the official size with the pipeline's device memory.
+#      VoxFormer-T and -S at the official size, B = 1 and 4 (run_batch), with the pipeline's device memory.
 # Each step's output goes to ${OUT:-build/gpu_check}/<step>.log and its time is printed; the first failing step fails
 # the script after the rest have run. Meant to take under 5 minutes.
 #

@@ -1,6 +1,7 @@
 // Stage 2 + head of VoxFormer-T and -S on the GPU at the official size, on the bundled frame (`bundled_frame.hpp`:
-// 7 580 proposals, random weights and features), weights uploaded once, inputs and outputs in device memory.
-// Counters: `ms_per_frame` by CUDA events on the pipeline's stream around `run` (its host reads included), each
+// 7 580 proposals, random weights and features), weights uploaded once, inputs and outputs in device memory; B = 1
+// and B = 4 (the frame four times, through `run_batch`, which runs a batch's frames one after another).
+// Counters: `ms_per_frame` by CUDA events on the pipeline's stream around `run_batch` over B (its host reads included), each
 // stage's ms (the report's host clock after a synchronize), `pipeline_mib` = the device memory the pipeline holds
 // (derived weights + frame memory), `weights_mib` (the upload), `device_used_mib` = the device's memory in use after
 // the frames less before the weights (cudaMemGetInfo: the CUDA context's own share excluded). Not yet run on a GPU.
@@ -25,7 +26,15 @@ std::size_t device_memory_in_use() {
   return total - free;
 }
 
-void stage2(benchmark::State& state, const char* variant) {
+//! `copies` copies of `one` after one another.
+template <class T>
+std::vector<T> repeated(const std::vector<T>& one, index_t copies) {
+  std::vector<T> all;
+  for (index_t b = 0; b < copies; ++b) all.insert(all.end(), one.begin(), one.end());
+  return all;
+}
+
+void stage2(benchmark::State& state, const char* variant, index_t frames) {
   if (!test::gpu_present()) {
     state.SkipWithError("no CUDA device");
     return;
@@ -37,12 +46,15 @@ void stage2(benchmark::State& state, const char* variant) {
   const std::size_t before = device_memory_in_use();
   {
     const auto uploaded = f.weights.upload(gpu);
-    device_buffer<float> features(f.features), lidar2img(f.lidar2img);
-    device_buffer<std::uint8_t> proposal(f.proposal);
-    device_buffer<std::uint8_t> labels(std::vector<std::uint8_t>(static_cast<std::size_t>(f.config.output_voxels())));
-    device_buffer<float> logits(std::vector<float>(static_cast<std::size_t>(f.config.output_voxels() * f.config.classes)));
+    device_buffer<float> features(repeated(f.features, frames)), lidar2img(repeated(f.lidar2img, frames));
+    device_buffer<std::uint8_t> proposal(repeated(f.proposal, frames));
+    const auto voxels = static_cast<std::size_t>(f.config.output_voxels() * frames);
+    device_buffer<std::uint8_t> labels{std::vector<std::uint8_t>(voxels)};
+    device_buffer<float> logits(std::vector<float>(voxels * static_cast<std::size_t>(f.config.classes)));
     pipeline<cuda_executor, float> pipe(gpu, f.config, uploaded.parameters());
     const auto grid = f.config.output_volume();
+    auto shape = f.feature_shape();
+    shape[0] = frames;
     cudaEvent_t start = nullptr, stop = nullptr;
     VOXFORMER_CUDA_CHECK(cudaEventCreate(&start));
     VOXFORMER_CUDA_CHECK(cudaEventCreate(&stop));
@@ -50,24 +62,26 @@ void stage2(benchmark::State& state, const char* variant) {
     double total_ms = 0;
     for (auto _ : state) {
       VOXFORMER_CUDA_CHECK(cudaEventRecord(start, stream));
-      const run_report& r = pipe.run(tensor_view<const float, 5>(features.view<5>(f.feature_shape())),
-                                     tensor_view<const float, 3>(lidar2img.view<3>({f.config.cameras, 4, 4})),
-                                     tensor_view<const std::uint8_t, 3>(proposal.view<3>({128, 128, 16})),
-                                     labels.view<3>({grid[0], grid[1], grid[2]}),
-                                     logits.view<4>({f.config.classes, grid[0], grid[1], grid[2]}));
+      const auto reports =
+          pipe.run_batch(tensor_view<const float, 5>(features.view<5>(shape)),
+                         tensor_view<const float, 4>(lidar2img.view<4>({frames, f.config.cameras, 4, 4})),
+                         tensor_view<const std::uint8_t, 4>(proposal.view<4>({frames, 128, 128, 16})),
+                         labels.view<4>({frames, grid[0], grid[1], grid[2]}),
+                         logits.view<5>({frames, f.config.classes, grid[0], grid[1], grid[2]}));
       VOXFORMER_CUDA_CHECK(cudaEventRecord(stop, stream));
       VOXFORMER_CUDA_CHECK(cudaEventSynchronize(stop));
       float ms = 0;
       VOXFORMER_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
       state.SetIterationTime(ms / 1e3);
       total_ms += ms;
-      stage_ms.resize(r.stages.size());
-      for (std::size_t s = 0; s < r.stages.size(); ++s) stage_ms[s] += r.stages[s].milliseconds;
+      stage_ms.resize(pipe.report().stages.size());
+      for (const auto& r : reports)
+        for (std::size_t s = 0; s < r.stages.size(); ++s) stage_ms[s] += r.stages[s].milliseconds;
     }
-    const double frames = static_cast<double>(state.iterations());
-    state.counters["ms_per_frame"] = total_ms / frames;
+    const double run_frames = static_cast<double>(state.iterations() * frames);
+    state.counters["ms_per_frame"] = total_ms / run_frames;
     for (std::size_t s = 0; s < stage_ms.size(); ++s)
-      state.counters[pipe.report().stages[s].name + "_ms"] = stage_ms[s] / frames;
+      state.counters[pipe.report().stages[s].name + "_ms"] = stage_ms[s] / run_frames;
     state.counters["proposals"] = static_cast<double>(pipe.report().proposals);
     state.counters["pipeline_mib"] =
         static_cast<double>(pipe.report().derived_bytes + pipe.report().workspace_bytes) / (1 << 20);
@@ -79,7 +93,9 @@ void stage2(benchmark::State& state, const char* variant) {
   cudaStreamDestroy(stream);
 }
 
-BENCHMARK_CAPTURE(stage2, T, "T")->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
-BENCHMARK_CAPTURE(stage2, S, "S")->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK_CAPTURE(stage2, T_B1, "T", 1)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK_CAPTURE(stage2, T_B4, "T", 4)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK_CAPTURE(stage2, S_B1, "S", 1)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK_CAPTURE(stage2, S_B4, "S", 4)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
 
 }  // namespace

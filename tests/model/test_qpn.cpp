@@ -201,4 +201,50 @@ TEST(QueryProposalNetwork, OccupancyOfAnyArithmeticTypeIsReadAsItsValues) {
   EXPECT_NE(std::count(n.proposal.begin(), n.proposal.end(), 1), 0);
 }
 
+// ---- batches ----
+
+// Three grids (empty, sparse, full) in one call give, frame for frame, what three calls give.
+TEST(QueryProposalNetwork, ABatchEqualsItsFramesRunOneByOne) {
+  small_network n;
+  const std::size_t cells = n.grid.size(), out = n.proposal.size();
+  std::vector<float> grids(3 * cells, 0.f);
+  for (std::size_t i = 0; i < cells; ++i) grids[cells + i] = (i * 7919 % 23) < 4 ? 1.f : 0.f, grids[2 * cells + i] = 1.f;
+  std::vector<std::uint8_t> proposals(3 * out, 7);
+  std::vector<float> logits(3 * 2 * out, 7.f);
+  const auto reports = n.pipe.run_batch(voxformer::make_view<4>(grids.data(), {3, 16, 16, 8}),
+                                        voxformer::make_view<4>(proposals.data(), {3, 8, 8, 4}),
+                                        voxformer::make_view<5>(logits.data(), {3, 2, 8, 8, 4}));
+  ASSERT_EQ(reports.size(), 3u);
+  for (std::size_t b = 0; b < 3; ++b) {
+    SCOPED_TRACE("frame " + std::to_string(b));
+    std::copy_n(grids.begin() + static_cast<long>(b * cells), cells, n.grid.begin());
+    const auto report = n.pipe.run(n.grid_view(), n.proposal_view(), n.logits_view());
+    EXPECT_EQ(reports[b].proposals, report.proposals);
+    EXPECT_TRUE(std::equal(n.proposal.begin(), n.proposal.end(), proposals.begin() + static_cast<long>(b * out)));
+    EXPECT_TRUE(std::equal(n.logits.begin(), n.logits.end(), logits.begin() + static_cast<long>(b * 2 * out)));
+  }
+  // The frames differ (else the comparison above could not tell them apart).
+  EXPECT_FALSE(std::equal(logits.begin(), logits.begin() + static_cast<long>(2 * out), logits.begin() + static_cast<long>(4 * out)));
+}
+
+TEST(QueryProposalNetwork, ABatchIsCheckedWholeBeforeAnyFrameIsWritten) {
+  small_network n;
+  std::vector<float> grids(3 * n.grid.size(), 0.f);
+  std::vector<std::uint8_t> proposals(3 * n.proposal.size(), 7);
+  const auto grid_view = voxformer::make_view<4>(grids.data(), {3, 16, 16, 8});
+  const auto proposal_view = voxformer::make_view<4>(proposals.data(), {3, 8, 8, 4});
+  const std::string op = "voxformer::proposal_pipeline::run_batch: ";
+  EXPECT_EQ(error_of([&] { n.pipe.run_batch(grid_view, voxformer::make_view<4>(proposals.data(), {2, 8, 8, 4})); }),
+            op + "argument 'occupancy' [B, X, Y, Z] expected shape [2, 16, 16, 8], got [3, 16, 16, 8]");
+  grids.back() = NAN;  // the last frame's last cell
+  EXPECT_EQ(error_of([&] { n.pipe.run_batch(grid_view, proposal_view); }),
+            op + "argument 'occupancy' holds nan at [2, 15, 15, 7]; every value must be finite");
+  grids.back() = 0.f;
+  EXPECT_EQ(error_of([&] {
+              n.pipe.run_batch(grid_view, proposal_view, voxformer::make_view<5>(n.logits.data(), {1, 2, 8, 8, 4}));
+            }),
+            op + "argument 'logits' [B, 2, X/2, Y/2, Z/2] expected shape [3, 2, 8, 8, 4], got [1, 2, 8, 8, 4]");
+  EXPECT_TRUE(std::all_of(proposals.begin(), proposals.end(), [](std::uint8_t v) { return v == 7; }));
+}
+
 }  // namespace

@@ -109,4 +109,63 @@ TEST(PipelinesOnEmulatedDevice, PipelineAsOnTheCpu) {
   });
 }
 
+// A batch of two frames on the device — the fixture's, then one with the proposal empty — against the CPU
+// executor's batch, bit for bit, with the same four reads per frame.
+TEST(PipelinesOnEmulatedDevice, PipelineBatchAsOnTheCpu) {
+  const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
+  const auto weights = voxformer::parameter_store<float>::from_file(
+      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  auto twice = [](const voxformer::io::npy_array& a, auto element) {
+    using E = decltype(element);
+    std::vector<E> values(a.data<E>(), a.data<E>() + a.size());
+    values.insert(values.end(), values.begin(), values.end());
+    return values;
+  };
+  std::vector<std::vector<float>> features;
+  for (const auto& level : f.features) features.push_back(twice(level, 0.f));
+  const auto matrices = twice(f.lidar2img, 0.f);
+  auto masks = twice(f.proposal, std::uint8_t{});
+  std::fill(masks.begin() + f.config.voxels(), masks.end(), std::uint8_t{0});
+  const auto grid = f.config.output_volume();
+  const std::array<index_t, 4> label_shape{2, grid[0], grid[1], grid[2]};
+  const std::array<index_t, 5> logit_shape{2, f.config.classes, grid[0], grid[1], grid[2]};
+  auto batch_shape = [](const voxformer::io::npy_array& level) {
+    const auto& e = level.shape;
+    return std::array<index_t, 5>{2, e[1], e[2], e[3], e[4]};
+  };
+
+  std::vector<tensor_view<const float, 5>> host_levels;
+  for (std::size_t l = 0; l < features.size(); ++l)
+    host_levels.emplace_back(features[l].data(), batch_shape(f.features[l]));
+  std::vector<std::uint8_t> cpu_labels(static_cast<std::size_t>(2 * f.config.output_voxels()));
+  std::vector<float> cpu_logits(cpu_labels.size() * static_cast<std::size_t>(f.config.classes));
+  voxformer::pipeline<cpu_executor, float> on_cpu(cpu_executor{2}, f.config, weights.parameters());
+  on_cpu.run_batch(host_levels, voxformer::make_view<4>(matrices.data(), {2, f.config.cameras, 4, 4}),
+                   voxformer::make_view<2>(static_cast<const std::uint8_t*>(masks.data()), {2, f.config.voxels()}),
+                   voxformer::make_view<4>(cpu_labels.data(), label_shape), voxformer::make_view<5>(cpu_logits.data(), logit_shape));
+
+  const emulated_device_executor device;
+  const auto uploaded = weights.upload(device);
+  std::vector<emulated_device_tensor<float, 5>> levels;
+  std::vector<tensor_view<const float, 5>> level_views;
+  for (std::size_t l = 0; l < features.size(); ++l) {
+    levels.emplace_back(batch_shape(f.features[l]), features[l]);
+    level_views.emplace_back(levels.back().view);
+  }
+  emulated_device_tensor<float, 4> lidar2img({2, f.config.cameras, 4, 4}, matrices);
+  emulated_device_tensor<std::uint8_t, 2> proposal({2, f.config.voxels()}, masks);
+  emulated_device_tensor<std::uint8_t, 4> labels(label_shape);
+  emulated_device_tensor<float, 5> logits(logit_shape);
+  voxformer::pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters());
+  const std::size_t reads_before = test::emulated_host_reads();
+  const auto reports = pipe.run_batch(level_views, tensor_view<const float, 4>(lidar2img.view),
+                                      tensor_view<const std::uint8_t, 2>(proposal.view), labels.view, logits.view);
+  EXPECT_EQ(test::emulated_host_reads() - reads_before, 8u);
+  EXPECT_EQ(test::download(labels.view), cpu_labels);
+  EXPECT_EQ(test::download(logits.view), cpu_logits);
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[0].proposals, 62);
+  EXPECT_EQ(reports[1].proposals, 0);
+}
+
 }  // namespace

@@ -41,6 +41,21 @@ class stage2_pipeline {
     return outputs.release(with_stages);
   }
 
+  nb::dict run_batch(nb::handle features, const input_array& lidar2img, const input_array& proposal, bool with_logits) {
+    constexpr const char* op = "voxformer::pipeline::run_batch";
+    const std::vector<input_array> levels = feature_levels(features, op);
+    const index_t frames = batch_extent(proposal, op, "proposal", "[B, X, Y, Z] or [B, X*Y*Z]", {2, 4});
+    const auto g = config_.output_volume();
+    batch_outputs<4> outputs("labels", {frames, g[0], g[1], g[2]}, config_.classes, with_logits);
+    without_gil(lock_, [&] {
+      visit_mask_element(proposal, op, "proposal", [&](auto element) {
+        using M = decltype(element);
+        outputs.run([&](const auto&... out) { return head_.template run_batch<M>(levels, lidar2img, proposal, out...); });
+      });
+    });
+    return outputs.release();
+  }
+
   nb::dict report() {
     return report_dict(without_gil(lock_, [&] { return head_.report(); }));
   }
@@ -92,6 +107,20 @@ class stage1_pipeline {
     result["proposal"] = proposal.release();
     if (logits) result["logits"] = logits->release();
     return result;
+  }
+
+  nb::dict run_batch(const input_array& occupancy, bool with_logits) {
+    constexpr const char* op = "voxformer::proposal_pipeline::run_batch";
+    const index_t frames = batch_extent(occupancy, op, "occupancy", "[B, X, Y, Z]", {4});
+    const auto half = config_.output_grid();
+    batch_outputs<4> outputs("proposal", {frames, half[0], half[1], half[2]}, qpn_config::classes, with_logits);
+    without_gil(lock_, [&] {
+      visit_mask_element(occupancy, op, "occupancy", [&](auto element) {
+        using M = decltype(element);
+        outputs.run([&](const auto&... out) { return network_.template run_batch<M>(occupancy, out...); });
+      });
+    });
+    return outputs.release();
   }
 
   nb::dict report() {
@@ -149,6 +178,16 @@ void bind_pipelines(nb::module_& m) {
            "[classes, 2X, 2Y, 2Z]) "
            "and 'stages' ({'cross_layer<i>': [Nq, C], 'volume': [N, C], 'self_layer<i>': [N, C]}) when asked. "
            "Runs without the GIL.")
+      .def("run_batch", &stage2_pipeline::run_batch, nb::arg("features"), nb::arg("lidar2img"), nb::arg("proposal"),
+           nb::kw_only(), nb::arg("logits") = false,
+           nb::sig("def run_batch(self, features: numpy.typing.ArrayLike | "
+                   "collections.abc.Sequence[numpy.typing.ArrayLike], lidar2img: numpy.typing.ArrayLike, "
+                   "proposal: numpy.typing.ArrayLike, *, logits: bool = False) -> dict[str, typing.Any]"),
+           "B frames, each with its own proposal: every argument as for run with a leading batch axis — features "
+           "[B, K, C, h, w] per level, lidar2img [B, K, 4, 4], proposal [B, X, Y, Z] or [B, X*Y*Z] (contiguous "
+           "within each frame). The whole batch is checked before any frame runs; the frames then run one after "
+           "another in the pipeline's one frame memory. Returns {'labels': uint8 [B, 2X, 2Y, 2Z], 'reports': one "
+           "report dict per frame} plus 'logits' (float32 [B, classes, 2X, 2Y, 2Z]) when asked. Runs without the GIL.")
       .def_prop_ro("report", &stage2_pipeline::report,
                    "The last run: per-stage times ({'stages': [{'name', 'ms', 'bytes'}], 'total_ms', 'proposals', "
                    "'visible_per_camera', 'seen_by_no_camera', 'workspace_bytes', 'derived_bytes'}).")
@@ -173,6 +212,12 @@ void bind_pipelines(nb::module_& m) {
                    "dict[str, numpy.typing.NDArray]"),
            "occupancy: [X, Y, Z] of uint8, bool, int or float (finite). Returns {'proposal': uint8 [X/2, Y/2, Z/2]} "
            "plus 'logits' (float32 [2, X/2, Y/2, Z/2], empty then occupied) when asked. Runs without the GIL.")
+      .def("run_batch", &stage1_pipeline::run_batch, nb::arg("occupancy"), nb::kw_only(), nb::arg("logits") = false,
+           nb::sig("def run_batch(self, occupancy: numpy.typing.ArrayLike, *, logits: bool = False) -> "
+                   "dict[str, typing.Any]"),
+           "B grids: occupancy [B, X, Y, Z], checked whole before any frame runs. Returns {'proposal': uint8 "
+           "[B, X/2, Y/2, Z/2], 'reports': one report dict per frame} plus 'logits' (float32 [B, 2, X/2, Y/2, Z/2]) "
+           "when asked. Runs without the GIL.")
       .def_prop_ro("report", &stage1_pipeline::report, "The last run's per-stage times, as Pipeline.report.");
 }
 

@@ -4,8 +4,10 @@
 
 #include <nanobind/stl/array.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +64,15 @@ inline std::vector<input_array> feature_levels(nb::handle features, const char* 
   else
     add(features);
   return levels;
+}
+
+//! B, the leading extent of a batched input, once its rank is one of `ranks` (the bindings size their outputs by it
+//! before the library checks the rest).
+inline index_t batch_extent(const input_array& a, const char* op, const char* arg, const char* layout,
+                            std::initializer_list<std::size_t> ranks) {
+  const bool known = std::find(ranks.begin(), ranks.end(), a.ndim()) != ranks.end();
+  detail::require(known, op, ": argument '", arg, "' ", layout, " has a leading batch axis; got rank ", a.ndim());
+  return static_cast<index_t>(a.shape(0));
 }
 
 }  // namespace voxformer::python

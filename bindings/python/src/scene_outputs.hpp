@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -81,5 +82,42 @@ inline nb::dict report_dict(const run_report& report) {
   d["derived_bytes"] = report.derived_bytes;
   return d;
 }
+
+//! What a batch call gives back: its uint8 output `name` [B, …] (labels or proposal), the logits [B, classes, …] when
+//! asked, and one report dict per frame.
+template <int Rank>
+class batch_outputs {
+ public:
+  batch_outputs(const char* name, const std::array<index_t, Rank>& shape, index_t classes, bool with_logits)
+      : name_(name), out_(shape) {
+    if (!with_logits) return;
+    std::array<index_t, Rank + 1> logits{shape[0], classes};
+    for (int d = 1; d < Rank; ++d) logits[d + 1] = shape[d];
+    logits_.emplace(logits);
+  }
+
+  //! `batch(out)` or `batch(out, logits)`, as asked; each returns the frames' reports.
+  template <class Batch>
+  void run(const Batch& batch) {
+    const std::span<const run_report> reports = logits_ ? batch(out_.view(), logits_->view()) : batch(out_.view());
+    reports_.assign(reports.begin(), reports.end());
+  }
+
+  nb::dict release() {
+    nb::dict result;
+    result[name_] = out_.release();
+    if (logits_) result["logits"] = logits_->release();
+    nb::list reports;
+    for (const auto& report : reports_) reports.append(report_dict(report));
+    result["reports"] = reports;
+    return result;
+  }
+
+ private:
+  const char* name_;
+  result_array<std::uint8_t, Rank> out_;
+  std::optional<result_array<float, Rank + 1>> logits_;
+  std::vector<run_report> reports_;
+};
 
 }  // namespace voxformer::python

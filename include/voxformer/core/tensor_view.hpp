@@ -129,6 +129,23 @@ tensor_view<T, Rank> leading_slice(const tensor_view<T, Rank>& view, index_t fir
   return tensor_view<T, Rank>(view.data() + first * view.stride(0), extents, strides, view.space());
 }
 
+//! Entry `i` of the leading axis without that axis (frame i of a batch), same strides.
+template <class T, int Rank>
+tensor_view<T, Rank - 1> leading_entry(const tensor_view<T, Rank>& view, index_t i) {
+  std::array<index_t, Rank - 1> extents{}, strides{};
+  for (int d = 1; d < Rank; ++d) extents[d - 1] = view.extent(d), strides[d - 1] = view.stride(d);
+  return tensor_view<T, Rank - 1>(view.data() + i * view.stride(0), extents, strides, view.space());
+}
+
+//! The view with a leading axis of extent 1 (a batch of one).
+template <class T, int Rank>
+tensor_view<T, Rank + 1> as_batch_of_one(const tensor_view<T, Rank>& view) {
+  std::array<index_t, Rank + 1> extents{}, strides{};
+  extents[0] = 1;
+  for (int d = 0; d < Rank; ++d) extents[d + 1] = view.extent(d), strides[d + 1] = view.stride(d);
+  return tensor_view<T, Rank + 1>(view.data(), extents, strides, view.space());
+}
+
 //! Columns [first, first + count) of a matrix, same strides.
 template <class T>
 tensor_view<T, 2> column_slice(const tensor_view<T, 2>& m, index_t first, index_t count) {

@@ -18,42 +18,68 @@
 
 namespace voxformer::detail {
 
+//! `one(x)` when the tensor `x` has rank `Rank`, else `other(x)` — decided at compile time for tensors whose rank
+//! is static, so that only the chosen call is compiled for them.
+template <int Rank, class X, class One, class Other>
+decltype(auto) by_rank(X& x, const One& one, const Other& other) {
+  if constexpr (static_tensor<X>) {
+    if constexpr (view_type_of<X>::rank == Rank) return one(x);
+    else return other(x);
+  } else {
+    static_assert(dynamic_tensor_source<X>, "voxformer: this argument is not a tensor voxformer knows");
+    if (traits_of<X>::describe(x).rank == Rank) return one(x);
+    return other(x);
+  }
+}
+
 //! A tensor of rank `Rank`, or of rank `Rank − 1` seen with a leading extent of 1 (a batch of one).
 template <class T, int Rank, class X>
 tensor_view<T, Rank> as_batched_view(X&& x, const char* op, const std::string& arg) {
-  auto promote = [](const tensor_view<T, Rank - 1>& v) {
-    std::array<index_t, Rank> extents{}, strides{};
-    extents[0] = 1, strides[0] = 0;
-    for (int d = 0; d < Rank - 1; ++d) extents[d + 1] = v.extent(d), strides[d + 1] = v.stride(d);
-    return tensor_view<T, Rank>(v.data(), extents, strides, v.space());
-  };
-  if constexpr (static_tensor<X>) {
-    if constexpr (view_type_of<X>::rank == Rank - 1) return promote(as_view<T, Rank - 1>(x, op, arg));
-    else return as_view<T, Rank>(x, op, arg);
-  } else {
-    static_assert(dynamic_tensor_source<X>, "voxformer: this argument is not a tensor voxformer knows");
-    if (traits_of<X>::describe(x).rank == Rank - 1) return promote(as_view<T, Rank - 1>(x, op, arg));
-    return as_view<T, Rank>(x, op, arg);
-  }
+  return by_rank<Rank - 1>(
+      x, [&](auto& t) { return as_batch_of_one(as_view<T, Rank - 1>(t, op, arg)); },
+      [&](auto& t) { return as_view<T, Rank>(t, op, arg); });
 }
 
 //! A proposal as a flat contiguous view: [X·Y·Z], or [X, Y, Z] of exactly the volume's extents (a transposed
 //! grid of the same size would otherwise be read in the wrong voxel order).
 template <class M, class X>
 tensor_view<const M, 1> as_flat_mask(X&& x, const char* op, const std::array<index_t, 3>& volume) {
-  auto flat_volume = [&](const tensor_view<const M, 3>& grid) {
-    expect_shape(op, "proposal", "[X, Y, Z]", grid, {volume[0], volume[1], volume[2]});
-    return flat_contiguous(op, "proposal", grid);
+  return by_rank<3>(
+      x,
+      [&](auto& t) {
+        const auto grid = as_view<const M, 3>(t, op, "proposal");
+        expect_shape(op, "proposal", "[X, Y, Z]", grid, {volume[0], volume[1], volume[2]});
+        return flat_contiguous(op, "proposal", grid);
+      },
+      [&](auto& t) {
+        const auto flat = flat_contiguous(op, "proposal", as_view<const M, 1>(t, op, "proposal"));
+        expect_shape(op, "proposal", "[X*Y*Z]", flat, {volume[0] * volume[1] * volume[2]});
+        return flat;
+      });
+}
+
+//! A batch of proposals as [B, X·Y·Z], each frame's voxels contiguous (the frames at any distance): given as
+//! [B, X·Y·Z] or as [B, X, Y, Z] of exactly the volume's extents.
+template <class M, class X>
+tensor_view<const M, 2> as_flat_masks(X&& x, const char* op, const std::array<index_t, 3>& volume, index_t frames) {
+  auto per_frame_flat = [&](const auto& batch) {
+    require(leading_entry(batch, 0).is_contiguous(), op,
+            ": argument 'proposal' must be contiguous within each frame (a frame is addressed by its C-order flat index)");
+    return tensor_view<const M, 2>(batch.data(), {frames, volume[0] * volume[1] * volume[2]}, {batch.stride(0), 1},
+                                   batch.space());
   };
-  if constexpr (static_tensor<X>) {
-    constexpr int rank = view_type_of<X>::rank;
-    static_assert(rank == 1 || rank == 3, "voxformer::pipeline: the proposal is [X*Y*Z] or [X, Y, Z]");
-    if constexpr (rank == 3) return flat_volume(as_view<const M, 3>(x, op, "proposal"));
-    else return flat_contiguous(op, "proposal", as_view<const M, 1>(x, op, "proposal"));
-  } else {
-    if (traits_of<X>::describe(x).rank == 3) return flat_volume(as_view<const M, 3>(x, op, "proposal"));
-    return flat_contiguous(op, "proposal", as_view<const M, 1>(x, op, "proposal"));
-  }
+  return by_rank<4>(
+      x,
+      [&](auto& t) {
+        const auto grids = as_view<const M, 4>(t, op, "proposal");
+        expect_shape(op, "proposal", "[B, X, Y, Z]", grids, {frames, volume[0], volume[1], volume[2]});
+        return per_frame_flat(grids);
+      },
+      [&](auto& t) {
+        const auto rows = as_view<const M, 2>(t, op, "proposal");
+        expect_shape(op, "proposal", "[B, X*Y*Z]", rows, {frames, volume[0] * volume[1] * volume[2]});
+        return per_frame_flat(rows);
+      });
 }
 
 //! Calls `read(level, l)` for each feature level: `features` is one tensor (a one-level configuration) or a

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -39,7 +40,7 @@
 #include "voxformer/ops/scatter/gather_rows.hpp"
 #include "voxformer/ops/scatter/mask_token_scatter.hpp"
 #include "voxformer/ops/voxel/proposal.hpp"
-#include "voxformer/pipeline/frame_inputs.hpp"
+#include "voxformer/pipeline/scene_batch.hpp"
 #include "voxformer/pipeline/stage_report.hpp"
 
 namespace voxformer {
@@ -86,14 +87,30 @@ class pipeline {
   template <class ProposalElement = deduce, class Features, class Matrices, class Proposal, class Labels, class Logits>
   const run_report& run(Features&& features, Matrices&& lidar2img, Proposal&& proposal, Labels&& labels,
                         Logits&& logits) {
-    constexpr const char* op = "voxformer::pipeline::run";
-    const auto out = as_view<T, 4>(logits, op, "logits");
-    const auto grid = config_.output_volume();
-    expect_shape(op, "logits", "[classes, 2X, 2Y, 2Z]", out, {config_.classes, grid[0], grid[1], grid[2]});
-    expect_accessible(op, "logits", executor_, out);
-    return run_frame<ProposalElement>(features, lidar2img, proposal, labels, out);
+    return run_frame<ProposalElement>(features, lidar2img, proposal, labels,
+                                      as_view<T, 4>(logits, "voxformer::pipeline::run", "logits"));
   }
 
+  //! B frames in one call, each with its own proposal (any count up to max_proposals, none included): every tensor
+  //! as for `run` with a leading batch axis — `features` [B, K, C, h, w] per level, `lidar2img` [B, K, 4, 4],
+  //! `proposal` [B, X, Y, Z] or [B, X·Y·Z], `labels` [B, 2X, 2Y, 2Z], B from the labels. The whole batch is checked
+  //! (every frame's proposal counted) before any frame is written; the frames then run one after another in the
+  //! pipeline's one frame memory, so a batch needs no more memory than a frame. One report per frame.
+  template <class ProposalElement = deduce, class Features, class Matrices, class Proposal, class Labels>
+  std::span<const run_report> run_batch(Features&& features, Matrices&& lidar2img, Proposal&& proposal,
+                                        Labels&& labels) {
+    return run_frames<ProposalElement>(features, lidar2img, proposal, labels, tensor_view<T, 5>{});
+  }
+
+  //! The same, also writing the logits [B, classes, 2X, 2Y, 2Z] into the caller's buffer.
+  template <class ProposalElement = deduce, class Features, class Matrices, class Proposal, class Labels, class Logits>
+  std::span<const run_report> run_batch(Features&& features, Matrices&& lidar2img, Proposal&& proposal,
+                                        Labels&& labels, Logits&& logits) {
+    return run_frames<ProposalElement>(features, lidar2img, proposal, labels,
+                                       as_view<T, 5>(logits, "voxformer::pipeline::run_batch", "logits"));
+  }
+
+  //! The last frame's report (of `run`, or of the last frame of `run_batch`).
   const run_report& report() const { return report_; }
   const model_config& config() const { return config_; }
   const pipeline_options& options() const { return options_; }
@@ -106,8 +123,7 @@ class pipeline {
   std::size_t scratch_offset() const { return workspace::round_up(frame_bytes_); }
 
  private:
-  //! The user's tensors turned into checked views (the proposal's element type apart, which only `propose` reads):
-  //! from here on a frame is the same code for every tensor type.
+  //! One frame of the batch: its matrices and outputs (its features are `frame_levels_`).
   struct frame_views {
     tensor_view<const float, 3> lidar2img;
     tensor_view<std::uint8_t, 3> labels;
@@ -119,47 +135,49 @@ class pipeline {
                               const tensor_view<T, 4>& logits) {
     constexpr const char* op = "voxformer::pipeline::run";
     using M = resolve_element_t<ProposalElement, Proposal, std::uint8_t>;
-    const auto mask = detail::as_flat_mask<M>(proposal, op, config_.volume);
-    expect_shape(op, "proposal", "[X*Y*Z]", mask, {config_.voxels()});
-    expect_accessible(op, "proposal", executor_, mask);
-    frame_views frame{as_view<const float, 3>(lidar2img, op, "lidar2img"), as_view<std::uint8_t, 3>(labels, op, "labels"),
-                      logits};
-    expect_shape(op, "lidar2img", "[cameras, 4, 4]", frame.lidar2img, {config_.cameras, 4, 4});
-    expect_accessible(op, "lidar2img", executor_, frame.lidar2img);
-    expect_finite_values<float>(op, "lidar2img", frame.lidar2img);
-    detail::for_each_feature_level(features, feature_levels_.size(), op, [&](auto& level, std::size_t l) {
-      const std::string arg = "features[" + std::to_string(l) + "]";
-      feature_levels_[l] = detail::as_batched_view<const T, 5>(level, op, arg);
-      check_image_level(op, config_, static_cast<index_t>(l), feature_levels_[l]);
-      expect_accessible(op, arg, executor_, feature_levels_[l]);
-      expect_finite_values<T>(op, arg, feature_levels_[l]);
-    });
-    const auto grid = config_.output_volume();
-    expect_shape(op, "labels", "[2X, 2Y, 2Z]", frame.labels, {grid[0], grid[1], grid[2]});
-    expect_accessible(op, "labels", executor_, frame.labels);
-    for (const auto& output : {detail::memory_of("labels", frame.labels), detail::memory_of("logits", logits)}) {
-      expect_no_aliasing(op, {output}, {detail::memory_of("proposal", mask), detail::memory_of("lidar2img", frame.lidar2img)});
-      for (std::size_t l = 0; l < feature_levels_.size(); ++l)
-        expect_no_aliasing(op, {output}, {detail::memory_of("features[" + std::to_string(l) + "]", feature_levels_[l])});
-    }
-    expect_disjoint(op, "labels", frame.labels, "logits", logits);
-
-    clock_ = detail::stage_clock{};
-    propose(mask, op);
-    return run_stages(frame);
+    detail::adapt_frame(batch_, op, config_, features, lidar2img, labels, logits);
+    run_checked(op, as_batch_of_one(detail::as_flat_mask<M>(proposal, op, config_.volume)));
+    return report_;
   }
 
-  //! The proposal → the query lists (`unmasked_`, `masked_`, their counts): the only step that reads the
-  //! proposal's own element type.
+  template <class ProposalElement, class Features, class Matrices, class Proposal, class Labels>
+  std::span<const run_report> run_frames(Features& features, Matrices& lidar2img, Proposal& proposal, Labels& labels,
+                                         const tensor_view<T, 5>& logits) {
+    constexpr const char* op = "voxformer::pipeline::run_batch";
+    using M = resolve_element_t<ProposalElement, Proposal, std::uint8_t>;
+    detail::adapt_batch(batch_, op, config_, features, lidar2img, labels, logits);
+    run_checked(op, detail::as_flat_masks<M>(proposal, op, config_.volume, batch_.frames()));
+    return {reports_.data(), static_cast<std::size_t>(batch_.frames())};
+  }
+
+  //! After the views of `batch_` and `masks` [B, X·Y·Z]: checks what is left, counts every frame's proposal, then
+  //! runs the frames in turn.
   template <class M>
-  void propose(const tensor_view<const M, 1>& mask, const char* op) {
-    const index_t proposed =
-        detail::count_flagged(executor_, mask.size(), kernels::proposal_flag<tensor_view<const M, 1>, true>{mask},
-                              proposal_scratch_);
-    detail::require(proposed <= options_.max_proposals, op, ": the proposal has ", proposed,
-                    " voxels, more than the max_proposals (", options_.max_proposals, ") this pipeline was built for");
-    validate_and_run(executor_, proposal_arguments<M, I>{mask, unmasked_, masked_, proposal_counts_}, proposal_scratch_);
-    proposals_ = proposed;
+  void run_checked(const char* op, const tensor_view<const M, 2>& masks) {
+    detail::check_scene_batch(op, executor_, batch_, masks);
+    const auto frames = static_cast<std::size_t>(masks.extent(0));
+    if (reports_.size() < frames) reports_.resize(frames, report_);
+    frame_proposals_.resize(std::max(frame_proposals_.size(), frames));
+    for (std::size_t b = 0; b < frames; ++b) {
+      const auto mask = leading_entry(masks, static_cast<index_t>(b));
+      frame_proposals_[b] = detail::count_flagged(
+          executor_, mask.size(), kernels::proposal_flag<tensor_view<const M, 1>, true>{mask}, proposal_scratch_);
+      detail::require(frame_proposals_[b] <= options_.max_proposals, op, ": the proposal",
+                      frames == 1 ? std::string() : " of frame " + std::to_string(b), " has ", frame_proposals_[b],
+                      " voxels, more than the max_proposals (", options_.max_proposals,
+                      ") this pipeline was built for");
+    }
+    for (std::size_t b = 0; b < frames; ++b) {
+      const auto i = static_cast<index_t>(b);
+      clock_ = detail::stage_clock{};
+      validate_and_run(executor_, proposal_arguments<M, I>{leading_entry(masks, i), unmasked_, masked_, proposal_counts_},
+                       proposal_scratch_);
+      proposals_ = frame_proposals_[b];
+      for (std::size_t l = 0; l < frame_levels_.size(); ++l) frame_levels_[l] = leading_slice(batch_.features[l], i, 1);
+      run_stages({leading_entry(batch_.lidar2img, i), leading_entry(batch_.labels, i),
+                  batch_.logits.data() != nullptr ? leading_entry(batch_.logits, i) : tensor_view<T, 4>{}});
+      reports_[b] = report_;
+    }
   }
 
   // The journey and what it is made of: defined below the class, so that a program can compile them once
@@ -192,9 +210,12 @@ class pipeline {
   tensor_view<T, 2> queries_, image_values_, volume_;
   workspace proposal_scratch_, batch_scratch_, stage_scratch_;
   tensor_view<index_t, 1> proposal_counts_;  // [2], where the proposal op counts
-  index_t proposals_ = 0;                    // the frame's proposal count, on the host
+  index_t proposals_ = 0;                    // the running frame's proposal count, on the host
   std::vector<index_t> seed_bounds_;         // host: where each self-attention chunk's seeds begin
-  std::vector<tensor_view<const T, 5>> feature_levels_;
+  scene_batch<T> batch_;                            // the call's frames
+  std::vector<tensor_view<const T, 5>> frame_levels_;  // the running frame's features, [1, K, C, h, w] per level
+  std::vector<index_t> frame_proposals_;            // host: each frame's proposal count, counted before any runs
+  std::vector<run_report> reports_;                 // one per frame of the call
 
   observer observer_;
   run_report report_;
@@ -222,7 +243,7 @@ pipeline<Executor, T, W>::pipeline(const Executor& executor, model_config config
   name_stages();
 }
 
-//! After `propose`: every stage from the query lists to the labels, each timed and observed.
+//! After the proposal op: every stage from the query lists to the labels, each timed and observed.
 template <class Executor, class T, class W>
 const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame) {
   std::size_t stage = 0;
@@ -232,7 +253,7 @@ const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame)
   const auto unmasked = tensor_view<const I, 1>(leading_slice(unmasked_, 0, nq));
   seed_rows_of_voxels(executor_, unmasked, seed_row_of_);
   finish_stage(stage, proposal_scratch_bytes_);
-  flatten_image_values(executor_, feature_levels_, params_.cams_embeds, params_.level_embeds, image_values_);
+  flatten_image_values(executor_, frame_levels_, params_.cams_embeds, params_.level_embeds, image_values_);
   const cross_frame<T, I> cameras = rebatch_->run(executor_, frame.lidar2img, unmasked, image_values_, batch_scratch_);
   report_.seen_by_no_camera = rebatch_->count_visible(executor_, report_.visible_per_camera, nq, batch_scratch_);
   finish_stage(stage, batch_scratch_bytes_);
@@ -323,7 +344,8 @@ void pipeline<Executor, T, W>::build_frame_memory() {
   const std::size_t frame = workspace::round_up(sizing.used());
   frame_memory_ = allocate_buffer(executor_, frame + scratch);
   report_.workspace_bytes = frame + scratch;
-  feature_levels_.resize(static_cast<std::size_t>(config_.levels()));
+  batch_.features.resize(static_cast<std::size_t>(config_.levels()));
+  frame_levels_.resize(batch_.features.size());
   seed_bounds_.resize(static_cast<std::size_t>(self_attention_layer<T, W>::seed_bound_count(config_, chunk)));
   use_frame_memory(workspace(frame_memory_.data(), frame_memory_.size(), frame_memory_.space()));
 }
@@ -349,6 +371,8 @@ void pipeline<Executor, T, W>::name_stages() {
   for (index_t l = 0; l < config_.layers_self; ++l) add("self_layer" + std::to_string(l));
   add("head");
   report_.visible_per_camera.reserve(static_cast<std::size_t>(config_.cameras));
+  reports_.assign(1, report_);
+  frame_proposals_.resize(1);
 }
 
 }  // namespace voxformer

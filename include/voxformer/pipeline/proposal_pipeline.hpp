@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "voxformer/core/execution_context.hpp"
 #include "voxformer/core/shape_check.hpp"
@@ -105,14 +107,26 @@ class proposal_pipeline {
   //! The same, also writing the logits [2, X/2, Y/2, Z/2] (class 0 empty, 1 occupied) into the caller's buffer.
   template <class OccupancyElement = deduce, class Occupancy, class Proposal, class Logits>
   const run_report& run(Occupancy&& occupancy, Proposal&& proposal, Logits&& logits) {
-    constexpr const char* op = "voxformer::proposal_pipeline::run";
-    const auto out = as_view<T, 4>(logits, op, "logits");
-    const auto grid = config_.output_grid();
-    expect_shape(op, "logits", "[2, X/2, Y/2, Z/2]", out, {qpn_config::classes, grid[0], grid[1], grid[2]});
-    expect_accessible(op, "logits", executor_, out);
-    return run_frame<OccupancyElement>(occupancy, proposal, out);
+    return run_frame<OccupancyElement>(occupancy, proposal,
+                                       as_view<T, 4>(logits, "voxformer::proposal_pipeline::run", "logits"));
   }
 
+  //! B frames in one call: `occupancy` [B, X, Y, Z], `proposal` [B, X/2, Y/2, Z/2] (B from the proposal), as for
+  //! `run` frame by frame. The whole batch is checked before any frame is written; the frames then run one after
+  //! another in the pipeline's one frame memory. One report per frame.
+  template <class OccupancyElement = deduce, class Occupancy, class Proposal>
+  std::span<const run_report> run_batch(Occupancy&& occupancy, Proposal&& proposal) {
+    return run_frames<OccupancyElement>(occupancy, proposal, tensor_view<T, 5>{});
+  }
+
+  //! The same, also writing the logits [B, 2, X/2, Y/2, Z/2].
+  template <class OccupancyElement = deduce, class Occupancy, class Proposal, class Logits>
+  std::span<const run_report> run_batch(Occupancy&& occupancy, Proposal&& proposal, Logits&& logits) {
+    return run_frames<OccupancyElement>(occupancy, proposal,
+                                        as_view<T, 5>(logits, "voxformer::proposal_pipeline::run_batch", "logits"));
+  }
+
+  //! The last frame's report (of `run`, or of the last frame of `run_batch`).
   const run_report& report() const { return report_; }
   const qpn_config& config() const { return config_; }
 
@@ -125,21 +139,56 @@ class proposal_pipeline {
   const run_report& run_frame(Occupancy& occupancy, Proposal& proposal, const tensor_view<T, 4>& logits) {
     constexpr const char* op = "voxformer::proposal_pipeline::run";
     using M = resolve_element_t<OccupancyElement, Occupancy, std::uint8_t>;
-    static_assert(std::is_arithmetic_v<M>, "voxformer::proposal_pipeline::run: the occupancy must be arithmetic");
     const auto grid = as_view<const M, 3>(occupancy, op, "occupancy");
     expect_shape(op, "occupancy", "[X, Y, Z]", grid, {config_.grid[0], config_.grid[1], config_.grid[2]});
-    expect_accessible(op, "occupancy", executor_, grid);
     expect_finite_values<T>(op, "occupancy", grid);
     const auto out = as_view<std::uint8_t, 3>(proposal, op, "proposal");
     const auto half = config_.output_grid();
     expect_shape(op, "proposal", "[X/2, Y/2, Z/2]", out, {half[0], half[1], half[2]});
-    expect_accessible(op, "proposal", executor_, out);
-    expect_no_aliasing(op, {detail::memory_of("proposal", out), detail::memory_of("logits", logits)},
-                       {detail::memory_of("occupancy", grid)});
+    if (logits.data() != nullptr)
+      expect_shape(op, "logits", "[2, X/2, Y/2, Z/2]", logits, {qpn_config::classes, half[0], half[1], half[2]});
+    run_checked(op, as_batch_of_one(grid), as_batch_of_one(out),
+                logits.data() != nullptr ? as_batch_of_one(logits) : tensor_view<T, 5>{});
+    return report_;
+  }
 
-    clock_ = detail::stage_clock{};
-    parallel_for(executor_, grid.size(), kernels::occupancy_to_image<M, T>{grid, network_->input()});
-    return run_network(out, logits);
+  template <class OccupancyElement, class Occupancy, class Proposal>
+  std::span<const run_report> run_frames(Occupancy& occupancy, Proposal& proposal, const tensor_view<T, 5>& logits) {
+    constexpr const char* op = "voxformer::proposal_pipeline::run_batch";
+    using M = resolve_element_t<OccupancyElement, Occupancy, std::uint8_t>;
+    const auto out = as_view<std::uint8_t, 4>(proposal, op, "proposal");
+    const auto half = config_.output_grid();
+    const index_t frames = out.extent(0);
+    expect_shape(op, "proposal", "[B, X/2, Y/2, Z/2]", out, {frames, half[0], half[1], half[2]});
+    const auto grids = as_view<const M, 4>(occupancy, op, "occupancy");
+    expect_shape(op, "occupancy", "[B, X, Y, Z]", grids, {frames, config_.grid[0], config_.grid[1], config_.grid[2]});
+    expect_finite_values<T>(op, "occupancy", grids);
+    if (logits.data() != nullptr)
+      expect_shape(op, "logits", "[B, 2, X/2, Y/2, Z/2]", logits, {frames, qpn_config::classes, half[0], half[1], half[2]});
+    run_checked(op, grids, out, logits);
+    return {reports_.data(), static_cast<std::size_t>(frames)};
+  }
+
+  //! After the shapes: the memory checks for every frame, then the frames in turn.
+  template <class M>
+  void run_checked(const char* op, const tensor_view<const M, 4>& grids, const tensor_view<std::uint8_t, 4>& proposals,
+                   const tensor_view<T, 5>& logits) {
+    static_assert(std::is_arithmetic_v<M>, "voxformer::proposal_pipeline::run: the occupancy must be arithmetic");
+    expect_accessible(op, "occupancy", executor_, grids);
+    expect_accessible(op, "proposal", executor_, proposals);
+    if (logits.data() != nullptr) expect_accessible(op, "logits", executor_, logits);
+    expect_no_aliasing(op, {detail::memory_of("proposal", proposals), detail::memory_of("logits", logits)},
+                       {detail::memory_of("occupancy", grids)});
+    const auto frames = static_cast<std::size_t>(proposals.extent(0));
+    if (reports_.size() < frames) reports_.resize(frames, report_);
+    for (std::size_t b = 0; b < frames; ++b) {
+      const auto i = static_cast<index_t>(b);
+      const auto grid = leading_entry(grids, i);
+      clock_ = detail::stage_clock{};
+      parallel_for(executor_, grid.size(), kernels::occupancy_to_image<M, T>{grid, network_->input()});
+      run_network(leading_entry(proposals, i), logits.data() != nullptr ? leading_entry(logits, i) : tensor_view<T, 4>{});
+      reports_[b] = report_;
+    }
   }
 
   // Defined below the class, so that a program can compile them once (voxformer/cpu_instances.hpp) and every
@@ -155,7 +204,8 @@ class proposal_pipeline {
   std::optional<query_proposal_network<T>> network_;
   workspace count_scratch_;
   observer observer_;
-  run_report report_;
+  run_report report_;                // the running frame's
+  std::vector<run_report> reports_;  // one per frame of the call
   detail::stage_clock clock_;
 };
 
@@ -183,6 +233,7 @@ proposal_pipeline<Executor, T>::proposal_pipeline(const Executor& executor, qpn_
   for (const auto name : query_proposal_network<T>::stage_names) report_.stages.push_back({std::string(name), 0, 0});
   report_.stages.push_back({"proposal", 0, 0});
   report_.derived_bytes = derived;
+  reports_.assign(1, report_);
 }
 
 template <class Executor, class T>
