@@ -1,8 +1,8 @@
-// Every pipeline under the emulated device (tests/support/emulated_device.hpp): weights uploaded, inputs and outputs in
-// device memory that the host cannot read outside a kernel — a read faults — and the host's reads through
-// `copy_to_host` counted. Each gives the CPU executor's outputs bit for bit on its parity fixture. A file of its own:
-// three more pipeline instantiations, compiled at -O1 and left out of the sanitizer build, whose CPU pipelines run
-// the same kernels (tests/CMakeLists.txt).
+// Every pipeline, and the whole model they compose, under the emulated device (tests/support/emulated_device.hpp):
+// weights uploaded, inputs and outputs in device memory that the host cannot read outside a kernel — a read faults —
+// and the host's reads through `copy_to_host` counted. Each gives the CPU executor's outputs bit for bit on its
+// parity fixture. A file of its own: more pipeline instantiations, compiled at -O1 and left out of the sanitizer
+// build, whose CPU pipelines run the same kernels (tests/CMakeLists.txt).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -12,6 +12,7 @@
 
 #include "support/backbone_fixture.hpp"
 #include "support/emulated_device.hpp"
+#include "support/model_fixture.hpp"
 #include "support/pipeline_fixture.hpp"
 #include "support/qpn_fixture.hpp"
 
@@ -166,6 +167,46 @@ TEST(PipelinesOnEmulatedDevice, PipelineBatchAsOnTheCpu) {
   ASSERT_EQ(reports.size(), 2u);
   EXPECT_EQ(reports[0].proposals, 62);
   EXPECT_EQ(reports[1].proposals, 0);
+}
+
+// The whole model on the device, images to labels (VoxFormer-S and -T, shape-reduced): both checkpoints' parts
+// uploaded, the camera images, matrices and proposal in device memory. Its host reads are the head's four — the
+// image path reads none — and its outputs are the CPU's bit for bit.
+TEST(PipelinesOnEmulatedDevice, WholeModelAsOnTheCpu) {
+  for (const char* name : {"s_images", "t_images"}) {
+    SCOPED_TRACE(name);
+    const test::model_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "model" / name);
+    const auto weights = f.load();
+    const auto& head = f.config.head;
+    const auto grid = head.output_volume();
+    const auto images_shape = test::fixture_shape<4>(f.images);
+    std::vector<std::uint8_t> cpu_labels(static_cast<std::size_t>(head.output_voxels()));
+    std::vector<float> cpu_logits(cpu_labels.size() * static_cast<std::size_t>(head.classes));
+    voxformer::voxformer_model<cpu_executor, float> on_cpu(cpu_executor{2}, f.config, weights.parameters());
+    on_cpu.run(voxformer::make_view<4>(f.images.data<std::uint8_t>(), images_shape), f.lidar2img, f.proposal,
+               voxformer::make_view<3>(cpu_labels.data(), grid),
+               voxformer::make_view<4>(cpu_logits.data(), {head.classes, grid[0], grid[1], grid[2]}));
+
+    const emulated_device_executor device;
+    const auto image_weights = weights.image.upload(device);
+    const auto head_weights = weights.head.upload(device);
+    const auto* pixels = f.images.data<std::uint8_t>();
+    emulated_device_tensor<std::uint8_t, 4> images(images_shape, std::vector<std::uint8_t>(pixels, pixels + f.images.size()));
+    const float* matrices = f.lidar2img.data<float>();
+    emulated_device_tensor<float, 3> lidar2img({head.cameras, 4, 4}, std::vector<float>(matrices, matrices + f.lidar2img.size()));
+    const auto* mask = f.proposal.data<std::uint8_t>();
+    emulated_device_tensor<std::uint8_t, 1> proposal({f.proposal.size()}, std::vector<std::uint8_t>(mask, mask + f.proposal.size()));
+    emulated_device_tensor<std::uint8_t, 3> labels(grid);
+    emulated_device_tensor<float, 4> logits({head.classes, grid[0], grid[1], grid[2]});
+    voxformer::voxformer_model<emulated_device_executor, float> model(
+        device, f.config, {image_weights.parameters(), head_weights.parameters()});
+    const std::size_t reads_before = test::emulated_host_reads();
+    model.run(tensor_view<const std::uint8_t, 4>(images.view), tensor_view<const float, 3>(lidar2img.view),
+              tensor_view<const std::uint8_t, 1>(proposal.view), labels.view, logits.view);
+    EXPECT_EQ(test::emulated_host_reads() - reads_before, 4u);
+    EXPECT_EQ(test::download(labels.view), cpu_labels);
+    EXPECT_EQ(test::download(logits.view), cpu_logits);
+  }
 }
 
 }  // namespace

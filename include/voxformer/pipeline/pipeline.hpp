@@ -8,8 +8,9 @@
 //!   self-attention layers           model/self_attention.hpp
 //!   fused head → labels (+ logits)  model/head.hpp
 //!
-//! All memory is sized at construction (from the configuration and the largest proposal the caller allows)
-//! and allocated once; a frame allocates nothing. Every stage's output can be observed as it is produced.
+//! All memory is sized at construction (from the configuration and the largest proposal the caller allows,
+//! pipeline/stage2_memory.hpp) and allocated once; a frame allocates nothing. The user's tensors become checked
+//! views in pipeline/scene_batch.hpp. Every stage's output can be observed as it is produced.
 #pragma once
 
 #include <algorithm>
@@ -41,6 +42,7 @@
 #include "voxformer/ops/scatter/mask_token_scatter.hpp"
 #include "voxformer/ops/voxel/proposal.hpp"
 #include "voxformer/pipeline/scene_batch.hpp"
+#include "voxformer/pipeline/stage2_memory.hpp"
 #include "voxformer/pipeline/stage_report.hpp"
 
 namespace voxformer {
@@ -80,15 +82,15 @@ class pipeline {
   //! Every argument is checked before anything is written; outputs may not overlap inputs.
   template <class ProposalElement = deduce, class Features, class Matrices, class Proposal, class Labels>
   const run_report& run(Features&& features, Matrices&& lidar2img, Proposal&& proposal, Labels&& labels) {
-    return run_frame<ProposalElement>(features, lidar2img, proposal, labels, tensor_view<T, 4>{});
+    return run_one<ProposalElement>(features, lidar2img, proposal, labels, tensor_view<T, 4>{});
   }
 
   //! The same, also writing the logits [classes, 2X, 2Y, 2Z] into the caller's buffer.
   template <class ProposalElement = deduce, class Features, class Matrices, class Proposal, class Labels, class Logits>
   const run_report& run(Features&& features, Matrices&& lidar2img, Proposal&& proposal, Labels&& labels,
                         Logits&& logits) {
-    return run_frame<ProposalElement>(features, lidar2img, proposal, labels,
-                                      as_view<T, 4>(logits, "voxformer::pipeline::run", "logits"));
+    return run_one<ProposalElement>(features, lidar2img, proposal, labels,
+                                    as_view<T, 4>(logits, "voxformer::pipeline::run", "logits"));
   }
 
   //! B frames in one call, each with its own proposal (any count up to max_proposals, none included): every tensor
@@ -99,15 +101,15 @@ class pipeline {
   template <class ProposalElement = deduce, class Features, class Matrices, class Proposal, class Labels>
   std::span<const run_report> run_batch(Features&& features, Matrices&& lidar2img, Proposal&& proposal,
                                         Labels&& labels) {
-    return run_frames<ProposalElement>(features, lidar2img, proposal, labels, tensor_view<T, 5>{});
+    return run_many<ProposalElement>(features, lidar2img, proposal, labels, tensor_view<T, 5>{});
   }
 
   //! The same, also writing the logits [B, classes, 2X, 2Y, 2Z] into the caller's buffer.
   template <class ProposalElement = deduce, class Features, class Matrices, class Proposal, class Labels, class Logits>
   std::span<const run_report> run_batch(Features&& features, Matrices&& lidar2img, Proposal&& proposal,
                                         Labels&& labels, Logits&& logits) {
-    return run_frames<ProposalElement>(features, lidar2img, proposal, labels,
-                                       as_view<T, 5>(logits, "voxformer::pipeline::run_batch", "logits"));
+    return run_many<ProposalElement>(features, lidar2img, proposal, labels,
+                                     as_view<T, 5>(logits, "voxformer::pipeline::run_batch", "logits"));
   }
 
   //! The last frame's report (of `run`, or of the last frame of `run_batch`).
@@ -120,7 +122,7 @@ class pipeline {
   void use_frame_memory(const workspace& memory);
   //! Where in its frame memory the stages' scratch begins: from there on, the self-attention's scratch (the
   //! volume's values and more) is filled every frame, whatever the proposal.
-  std::size_t scratch_offset() const { return workspace::round_up(frame_bytes_); }
+  std::size_t scratch_offset() const { return memory_.scratch_offset(); }
 
  private:
   //! One frame of the batch: its matrices and outputs (its features are `frame_levels_`).
@@ -131,8 +133,8 @@ class pipeline {
   };
 
   template <class ProposalElement, class Features, class Matrices, class Proposal, class Labels>
-  const run_report& run_frame(Features& features, Matrices& lidar2img, Proposal& proposal, Labels& labels,
-                              const tensor_view<T, 4>& logits) {
+  const run_report& run_one(Features& features, Matrices& lidar2img, Proposal& proposal, Labels& labels,
+                            const tensor_view<T, 4>& logits) {
     constexpr const char* op = "voxformer::pipeline::run";
     using M = resolve_element_t<ProposalElement, Proposal, std::uint8_t>;
     detail::adapt_frame(batch_, op, config_, features, lidar2img, labels, logits);
@@ -141,8 +143,8 @@ class pipeline {
   }
 
   template <class ProposalElement, class Features, class Matrices, class Proposal, class Labels>
-  std::span<const run_report> run_frames(Features& features, Matrices& lidar2img, Proposal& proposal, Labels& labels,
-                                         const tensor_view<T, 5>& logits) {
+  std::span<const run_report> run_many(Features& features, Matrices& lidar2img, Proposal& proposal, Labels& labels,
+                                       const tensor_view<T, 5>& logits) {
     constexpr const char* op = "voxformer::pipeline::run_batch";
     using M = resolve_element_t<ProposalElement, Proposal, std::uint8_t>;
     detail::adapt_batch(batch_, op, config_, features, lidar2img, labels, logits);
@@ -151,43 +153,46 @@ class pipeline {
   }
 
   //! After the views of `batch_` and `masks` [B, X·Y·Z]: checks what is left, counts every frame's proposal, then
-  //! runs the frames in turn.
+  //! runs the frames in turn — each one's proposal into the query lists (the one step that reads the proposal's own
+  //! element type), then its journey.
   template <class M>
   void run_checked(const char* op, const tensor_view<const M, 2>& masks) {
     detail::check_scene_batch(op, executor_, batch_, masks);
+    count_proposals(op, masks);
+    for (index_t b = 0; b < masks.extent(0); ++b) {
+      clock_ = detail::stage_clock{};
+      validate_and_run(executor_,
+                       proposal_arguments<M, I>{leading_entry(masks, b), memory_.unmasked, memory_.masked,
+                                                memory_.proposal_counts},
+                       memory_.scratch);
+      run_frame(b);
+    }
+  }
+
+  //! Every frame's proposal count, each checked against max_proposals, before any frame is written.
+  template <class M>
+  void count_proposals(const char* op, const tensor_view<const M, 2>& masks) {
     const auto frames = static_cast<std::size_t>(masks.extent(0));
     if (reports_.size() < frames) reports_.resize(frames, report_);
     frame_proposals_.resize(std::max(frame_proposals_.size(), frames));
     for (std::size_t b = 0; b < frames; ++b) {
       const auto mask = leading_entry(masks, static_cast<index_t>(b));
       frame_proposals_[b] = detail::count_flagged(
-          executor_, mask.size(), kernels::proposal_flag<tensor_view<const M, 1>, true>{mask}, proposal_scratch_);
+          executor_, mask.size(), kernels::proposal_flag<tensor_view<const M, 1>, true>{mask}, memory_.scratch);
       detail::require(frame_proposals_[b] <= options_.max_proposals, op, ": the proposal",
                       frames == 1 ? std::string() : " of frame " + std::to_string(b), " has ", frame_proposals_[b],
                       " voxels, more than the max_proposals (", options_.max_proposals,
                       ") this pipeline was built for");
     }
-    for (std::size_t b = 0; b < frames; ++b) {
-      const auto i = static_cast<index_t>(b);
-      clock_ = detail::stage_clock{};
-      validate_and_run(executor_, proposal_arguments<M, I>{leading_entry(masks, i), unmasked_, masked_, proposal_counts_},
-                       proposal_scratch_);
-      proposals_ = frame_proposals_[b];
-      for (std::size_t l = 0; l < frame_levels_.size(); ++l) frame_levels_[l] = leading_slice(batch_.features[l], i, 1);
-      run_stages({leading_entry(batch_.lidar2img, i), leading_entry(batch_.labels, i),
-                  batch_.logits.data() != nullptr ? leading_entry(batch_.logits, i) : tensor_view<T, 4>{}});
-      reports_[b] = report_;
-    }
   }
 
   // The journey and what it is made of: defined below the class, so that a program can compile them once
   // (voxformer/cpu_instances.hpp) and every other translation unit only adapts its tensors.
+  void run_frame(index_t b);
   const run_report& run_stages(const frame_views& frame);
   void finish_stage(std::size_t& stage, std::size_t scratch_bytes);
   void notify(std::size_t stage, const tensor_view<const T, 2>& output);
   void build_derived();
-  template <class Memory>
-  void carve_frame(Memory& m);
   void build_frame_memory();
   void name_stages();
 
@@ -203,13 +208,8 @@ class pipeline {
   std::optional<fused_head<T>> head_;
 
   buffer_type frame_memory_;
-  std::size_t frame_bytes_ = 0, proposal_scratch_bytes_ = 0, batch_scratch_bytes_ = 0, cross_scratch_bytes_ = 0,
-              self_scratch_bytes_ = 0;
-  tensor_view<I, 1> unmasked_, masked_, seed_row_of_;
   std::optional<camera_rebatch<T, I>> rebatch_;  // made once the options are checked
-  tensor_view<T, 2> queries_, image_values_, volume_;
-  workspace proposal_scratch_, batch_scratch_, stage_scratch_;
-  tensor_view<index_t, 1> proposal_counts_;  // [2], where the proposal op counts
+  stage2_memory<T, W, I> memory_;                 // the frame's buffers and scratch, within frame_memory_
   index_t proposals_ = 0;                    // the running frame's proposal count, on the host
   std::vector<index_t> seed_bounds_;         // host: where each self-attention chunk's seeds begin
   scene_batch<T> batch_;                            // the call's frames
@@ -243,40 +243,50 @@ pipeline<Executor, T, W>::pipeline(const Executor& executor, model_config config
   name_stages();
 }
 
+//! Frame `b` of the batch, after its proposal op: its views, its journey, its report.
+template <class Executor, class T, class W>
+void pipeline<Executor, T, W>::run_frame(index_t b) {
+  proposals_ = frame_proposals_[static_cast<std::size_t>(b)];
+  for (std::size_t l = 0; l < frame_levels_.size(); ++l) frame_levels_[l] = leading_slice(batch_.features[l], b, 1);
+  run_stages({leading_entry(batch_.lidar2img, b), leading_entry(batch_.labels, b),
+              batch_.logits.data() != nullptr ? leading_entry(batch_.logits, b) : tensor_view<T, 4>{}});
+  reports_[static_cast<std::size_t>(b)] = report_;
+}
+
 //! After the proposal op: every stage from the query lists to the labels, each timed and observed.
 template <class Executor, class T, class W>
 const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame) {
   std::size_t stage = 0;
   const index_t nq = proposals_;
   report_.proposals = nq;
-  const auto queries = leading_slice(queries_, 0, nq);
-  const auto unmasked = tensor_view<const I, 1>(leading_slice(unmasked_, 0, nq));
-  seed_rows_of_voxels(executor_, unmasked, seed_row_of_);
-  finish_stage(stage, proposal_scratch_bytes_);
-  flatten_image_values(executor_, frame_levels_, params_.cams_embeds, params_.level_embeds, image_values_);
-  const cross_frame<T, I> cameras = rebatch_->run(executor_, frame.lidar2img, unmasked, image_values_, batch_scratch_);
-  report_.seen_by_no_camera = rebatch_->count_visible(executor_, report_.visible_per_camera, nq, batch_scratch_);
-  finish_stage(stage, batch_scratch_bytes_);
+  const auto queries = leading_slice(memory_.queries, 0, nq);
+  const auto unmasked = tensor_view<const I, 1>(leading_slice(memory_.unmasked, 0, nq));
+  seed_rows_of_voxels(executor_, unmasked, memory_.seed_row_of);
+  finish_stage(stage, memory_.scratch_bytes().proposal);
+  flatten_image_values(executor_, frame_levels_, params_.cams_embeds, params_.level_embeds, memory_.image_values);
+  const cross_frame<T, I> cameras = rebatch_->run(executor_, frame.lidar2img, unmasked, memory_.image_values, memory_.scratch);
+  report_.seen_by_no_camera = rebatch_->count_visible(executor_, report_.visible_per_camera, nq, memory_.scratch);
+  finish_stage(stage, memory_.scratch_bytes().batch);
 
   validate_and_run(executor_, gather_rows_arguments<T, I>{params_.bev_embed, unmasked, queries});
   for (std::size_t l = 0; l < cross_.size(); ++l) {
-    cross_[l].run(executor_, cameras, queries, options_.chunk_rows, stage_scratch_);
+    cross_[l].run(executor_, cameras, queries, options_.chunk_rows, memory_.scratch);
     notify(stage, tensor_view<const T, 2>(queries));
-    finish_stage(stage, cross_scratch_bytes_);
+    finish_stage(stage, memory_.scratch_bytes().cross);
   }
-  validate_and_run(executor_, mask_token_scatter_arguments<T, I>{queries, unmasked, params_.mask_embed, volume_});
-  notify(stage, tensor_view<const T, 2>(volume_));
+  validate_and_run(executor_, mask_token_scatter_arguments<T, I>{queries, unmasked, params_.mask_embed, memory_.volume});
+  notify(stage, tensor_view<const T, 2>(memory_.volume));
   finish_stage(stage, 0);
   for (std::size_t l = 0; l < self_.size(); ++l) {
     if (l == 0)
-      self_[l].run_first(executor_, volume_, tensor_view<const T, 2>(queries), unmasked,
-                         tensor_view<const I, 1>(seed_row_of_), options_.chunk_rows, seed_bounds_, stage_scratch_);
+      self_[l].run_first(executor_, memory_.volume, tensor_view<const T, 2>(queries), unmasked,
+                         tensor_view<const I, 1>(memory_.seed_row_of), options_.chunk_rows, seed_bounds_, memory_.scratch);
     else
-      self_[l].run(executor_, volume_, options_.chunk_rows, stage_scratch_);
-    notify(stage, tensor_view<const T, 2>(volume_));
-    finish_stage(stage, self_scratch_bytes_);
+      self_[l].run(executor_, memory_.volume, options_.chunk_rows, memory_.scratch);
+    notify(stage, tensor_view<const T, 2>(memory_.volume));
+    finish_stage(stage, memory_.scratch_bytes().self);
   }
-  head_->run(executor_, tensor_view<const T, 2>(volume_), frame.labels, frame.logits);
+  head_->run(executor_, tensor_view<const T, 2>(memory_.volume), frame.labels, frame.logits);
   finish_stage(stage, 0);
   return report_;
 }
@@ -286,7 +296,7 @@ template <class Executor, class T, class W>
 void pipeline<Executor, T, W>::finish_stage(std::size_t& stage, std::size_t scratch_bytes) {
   synchronize(executor_);
   report_.stages[stage].milliseconds = clock_.milliseconds();
-  report_.stages[stage].bytes = frame_bytes_ + scratch_bytes;
+  report_.stages[stage].bytes = memory_.frame_bytes() + scratch_bytes;
   ++stage;
   clock_ = detail::stage_clock{};
 }
@@ -313,51 +323,22 @@ void pipeline<Executor, T, W>::build_derived() {
   report_.derived_bytes = bytes;
 }
 
-//! The frame's buffers, then one scratch region that the stages take in turn (cross, self and the
-//! batching scratch never live at the same time).
-template <class Executor, class T, class W>
-template <class Memory>
-void pipeline<Executor, T, W>::carve_frame(Memory& m) {
-  const index_t n = config_.voxels(), q = options_.max_proposals, k = config_.cameras, c = config_.embed_dims;
-  proposal_counts_ = m.template take_view<index_t, 1>({2});
-  unmasked_ = m.template take_view<I, 1>({q});
-  masked_ = m.template take_view<I, 1>({n});
-  seed_row_of_ = m.template take_view<I, 1>({n});
-  rebatch_->carve(m);
-  queries_ = m.template take_view<T, 2>({q, c});
-  image_values_ = m.template take_view<T, 2>({k * config_.feature_rows(), c});
-  volume_ = m.template take_view<T, 2>({n, c});
-  frame_bytes_ = m.used();
-}
-
 template <class Executor, class T, class W>
 void pipeline<Executor, T, W>::build_frame_memory() {
-  const index_t q = options_.max_proposals, chunk = options_.chunk_rows;
-  workspace sizing;
-  carve_frame(sizing);
-  proposal_scratch_bytes_ = detail::counted_compaction_bytes(executor_, config_.voxels());
-  batch_scratch_bytes_ = rebatch_->scratch_bytes(executor_);
-  cross_scratch_bytes_ = cross_attention_layer<T, W>::workspace_bytes(config_, q, chunk);
-  self_scratch_bytes_ = self_attention_layer<T, W>::workspace_bytes(config_, q, chunk);
-  const std::size_t scratch = std::max({proposal_scratch_bytes_, batch_scratch_bytes_, cross_scratch_bytes_,
-                                        self_scratch_bytes_});
-  const std::size_t frame = workspace::round_up(sizing.used());
-  frame_memory_ = allocate_buffer(executor_, frame + scratch);
-  report_.workspace_bytes = frame + scratch;
+  memory_ = stage2_memory<T, W, I>(executor_, config_, options_.max_proposals, options_.chunk_rows, *rebatch_);
+  frame_memory_ = allocate_buffer(executor_, memory_.bytes());
+  report_.workspace_bytes = memory_.bytes();
   batch_.features.resize(static_cast<std::size_t>(config_.levels()));
   frame_levels_.resize(batch_.features.size());
-  seed_bounds_.resize(static_cast<std::size_t>(self_attention_layer<T, W>::seed_bound_count(config_, chunk)));
+  seed_bounds_.resize(
+      static_cast<std::size_t>(self_attention_layer<T, W>::seed_bound_count(config_, options_.chunk_rows)));
   use_frame_memory(workspace(frame_memory_.data(), frame_memory_.size(), frame_memory_.space()));
 }
 
 template <class Executor, class T, class W>
 void pipeline<Executor, T, W>::use_frame_memory(const workspace& memory) {
   expect_frame_memory("voxformer::pipeline::use_frame_memory", executor_, memory, frame_memory_bytes());
-  const std::size_t frame = scratch_offset();  // the frame's buffers, then the scratch
-  workspace buffers(memory.data(), frame, memory.space());
-  carve_frame(buffers);
-  const workspace rest(memory.data() + frame, frame_memory_bytes() - frame, memory.space());
-  proposal_scratch_ = batch_scratch_ = stage_scratch_ = rest;
+  memory_.attach(memory, *rebatch_);
   if (frame_memory_.data() != memory.data()) frame_memory_ = buffer_type{};
 }
 
