@@ -71,11 +71,14 @@ TEST(PipelineBatch, FramesWithDifferentProposalsEqualFramesRunOneByOne) {
   const batch_case c;
   const frame_batch batch(c.f, c.three_proposals());
   voxformer::pipeline<cpu_executor, float> pipe(cpu_executor{2}, c.f.config, c.store.parameters());
-  std::vector<std::uint8_t> labels(static_cast<std::size_t>(3 * c.out_voxels), 255);
-  std::vector<float> logits(static_cast<std::size_t>(3 * c.classes * c.out_voxels), NAN);
+  // The labels every other frame of a buffer of six (a batch stride of two frames), the logits packed.
+  const auto frame_labels = static_cast<std::size_t>(c.out_voxels), frame_logits = frame_labels * c.classes;
+  std::vector<std::uint8_t> labels(6 * frame_labels, 255);
+  std::vector<float> logits(3 * frame_logits, NAN);
+  const voxformer::tensor_view<std::uint8_t, 4> every_other_frame(
+      labels.data(), {3, c.grid[0], c.grid[1], c.grid[2]}, {2 * c.out_voxels, c.grid[1] * c.grid[2], c.grid[2], 1});
   const auto reports = pipe.run_batch(batch.feature_views, batch.matrices(),
-                                      make_view<2>(batch.proposals.data(), {3, c.voxels}),
-                                      make_view<4>(labels.data(), {3, c.grid[0], c.grid[1], c.grid[2]}),
+                                      make_view<2>(batch.proposals.data(), {3, c.voxels}), every_other_frame,
                                       make_view<5>(logits.data(), {3, c.classes, c.grid[0], c.grid[1], c.grid[2]}));
   ASSERT_EQ(reports.size(), 3u);
   EXPECT_EQ(reports[0].proposals, 62);
@@ -83,7 +86,6 @@ TEST(PipelineBatch, FramesWithDifferentProposalsEqualFramesRunOneByOne) {
   EXPECT_EQ(reports[2].proposals, c.voxels);
   EXPECT_EQ(pipe.report().proposals, c.voxels);  // the last frame's
   voxformer::pipeline<cpu_executor, float> single(cpu_executor{2}, c.f.config, c.store.parameters());
-  const auto frame_labels = static_cast<std::size_t>(c.out_voxels), frame_logits = frame_labels * c.classes;
   for (index_t b = 0; b < 3; ++b) {
     SCOPED_TRACE("frame " + std::to_string(b));
     std::vector<std::uint8_t> one_labels(frame_labels);
@@ -94,7 +96,9 @@ TEST(PipelineBatch, FramesWithDifferentProposalsEqualFramesRunOneByOne) {
                                    make_view<4>(one_logits.data(), {c.classes, c.grid[0], c.grid[1], c.grid[2]}));
     EXPECT_EQ(report.proposals, reports[b].proposals);
     EXPECT_EQ(report.visible_per_camera, reports[b].visible_per_camera);
-    EXPECT_TRUE(std::equal(one_labels.begin(), one_labels.end(), labels.begin() + b * frame_labels));
+    EXPECT_TRUE(std::equal(one_labels.begin(), one_labels.end(), labels.begin() + 2 * b * frame_labels));
+    EXPECT_TRUE(std::all_of(labels.begin() + (2 * b + 1) * frame_labels, labels.begin() + (2 * b + 2) * frame_labels,
+                            [](std::uint8_t v) { return v == 255; }));  // the frames between, untouched
     EXPECT_TRUE(std::equal(one_logits.begin(), one_logits.end(), logits.begin() + b * frame_logits));
   }
   // The frames differ (else the comparison above could not tell them apart).

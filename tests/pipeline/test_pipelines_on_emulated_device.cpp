@@ -110,8 +110,8 @@ TEST(PipelinesOnEmulatedDevice, PipelineAsOnTheCpu) {
   });
 }
 
-// A batch of two frames on the device — the fixture's, then one with the proposal empty — against the CPU
-// executor's batch, bit for bit, with the same four reads per frame.
+// A batch of two frames on the device — the fixture's, then one with its features shifted and its proposal empty —
+// against the CPU executor's batch, bit for bit, with the same four reads per frame.
 TEST(PipelinesOnEmulatedDevice, PipelineBatchAsOnTheCpu) {
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
   const auto weights = voxformer::parameter_store<float>::from_file(
@@ -123,7 +123,10 @@ TEST(PipelinesOnEmulatedDevice, PipelineBatchAsOnTheCpu) {
     return values;
   };
   std::vector<std::vector<float>> features;
-  for (const auto& level : f.features) features.push_back(twice(level, 0.f));
+  for (const auto& level : f.features) {
+    auto& values = features.emplace_back(twice(level, 0.f));
+    for (std::size_t i = values.size() / 2; i < values.size(); ++i) values[i] += 0.5f;
+  }
   const auto matrices = twice(f.lidar2img, 0.f);
   auto masks = twice(f.proposal, std::uint8_t{});
   std::fill(masks.begin() + f.config.voxels(), masks.end(), std::uint8_t{0});

@@ -12,9 +12,12 @@ import voxformer
 
 def test_a_stage_2_batch_equals_its_frames_run_one_by_one(t_small, t_small_pipeline):
     # Three frames whose proposals differ: the fixture's, none, and every voxel; the features shifted per frame.
-    proposals = np.stack([t_small.proposal, np.zeros_like(t_small.proposal), np.ones_like(t_small.proposal)])
-    features = [np.stack([level[0] + 0.25 * b for b in range(3)]).astype(np.float32) for level in t_small.features]
-    lidar2img = np.stack([t_small.lidar2img] * 3)
+    # Every array a view of every other frame of a batch of six (a batch stride of two frames).
+    proposals = np.stack([t_small.proposal, np.zeros_like(t_small.proposal), np.ones_like(t_small.proposal)] * 2)[::2]
+    features = [np.stack([level[0] + 0.25 * (b % 3) for b in range(6)]).astype(np.float32)[::2]
+                for level in t_small.features]
+    lidar2img = np.stack([t_small.lidar2img] * 6)[::2]
+    assert not proposals.flags.c_contiguous
     batch = t_small_pipeline.run_batch(features, lidar2img, proposals, logits=True)
     assert set(batch) == {"labels", "logits", "reports"}
     assert batch["labels"].shape[0] == 3 and batch["logits"].shape[0] == 3
@@ -29,11 +32,15 @@ def test_a_stage_2_batch_equals_its_frames_run_one_by_one(t_small, t_small_pipel
 def test_a_bad_frame_stops_the_batch_before_any_frame_runs(t_small, t_small_pipeline):
     features = [np.stack([level[0]] * 2) for level in t_small.features]
     features[1][1, 0, 0, 0, 0] = np.nan
+    t_small_pipeline.run(t_small.features, t_small.lidar2img, t_small.proposal)
+    before = t_small_pipeline.report
     with pytest.raises(ValueError, match=r"argument 'features\[1\]' holds nan at \[1, 0, 0, 0, 0\]"):
         t_small_pipeline.run_batch(features, np.stack([t_small.lidar2img] * 2), np.stack([t_small.proposal] * 2))
     with pytest.raises(ValueError, match=r"run_batch: argument 'proposal' \[B, X, Y, Z\] or \[B, X\*Y\*Z\] has a "
                                          r"leading batch axis; got rank 3"):
         t_small_pipeline.run_batch(features, np.stack([t_small.lidar2img] * 2), t_small.proposal)
+    # No frame ran: the report is still the single run's (a frame would have replaced its timings).
+    assert t_small_pipeline.report == before
     small = t_small.pipeline(max_proposals=int(np.count_nonzero(t_small.proposal)))
     with pytest.raises(ValueError, match="the proposal of frame 1 has 192 voxels, more than the max_proposals"):
         small.run_batch([level[0:1].repeat(2, axis=0) for level in t_small.features], np.stack([t_small.lidar2img] * 2),

@@ -32,14 +32,14 @@ struct flatten_image_level {
 
 }  // namespace kernels
 
-//! Checks one level's features [B, K, C, h, w] (B = `frames`) against the configuration.
+//! Checks one level's features [B, K, C, h, w] (B = `frames`; `layout` as the caller names it) against the
+//! configuration.
 template <class T>
 void check_image_level(const char* op, const model_config& config, index_t level,
-                       const tensor_view<const T, 5>& features, index_t frames) {
+                       const tensor_view<const T, 5>& features, const char* layout, index_t frames) {
   const auto& shape = config.feature_shapes[static_cast<std::size_t>(level)];
   const std::string arg = "features[" + std::to_string(level) + "]";
-  expect_shape(op, arg, frames == 1 ? "[1, cameras, C, h, w]" : "[B, cameras, C, h, w]", features,
-               {frames, config.cameras, config.embed_dims, shape.height, shape.width});
+  expect_shape(op, arg, layout, features, {frames, config.cameras, config.embed_dims, shape.height, shape.width});
 }
 
 //! out [K·S, C] from the levels' features (each [1, K, C, h_l, w_l]) and the embeddings.

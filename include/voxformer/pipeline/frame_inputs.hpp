@@ -92,7 +92,7 @@ void for_each_feature_level(Features& features, std::size_t levels, const char* 
     read(features, std::size_t{0});
   } else {
     static_assert(std::ranges::range<Features>,
-                  "voxformer::pipeline::run: 'features' must be a tensor or a range of tensors");
+                  "voxformer::pipeline: 'features' must be a tensor or a range of tensors");
     const auto given = static_cast<std::size_t>(std::ranges::distance(features));
     require(given == levels, op, ": ", given, " feature levels given, the configuration has ", levels);
     std::size_t l = 0;

@@ -82,7 +82,7 @@ class pipeline {
   //! Every argument is checked before anything is written; outputs may not overlap inputs.
   template <class ProposalElement = deduce, class Features, class Matrices, class Proposal, class Labels>
   const run_report& run(Features&& features, Matrices&& lidar2img, Proposal&& proposal, Labels&& labels) {
-    return run_one<ProposalElement>(features, lidar2img, proposal, labels, tensor_view<T, 4>{});
+    return run_one<ProposalElement>(features, lidar2img, proposal, labels, tensor_view<T, 4>{}, false);
   }
 
   //! The same, also writing the logits [classes, 2X, 2Y, 2Z] into the caller's buffer.
@@ -90,18 +90,19 @@ class pipeline {
   const run_report& run(Features&& features, Matrices&& lidar2img, Proposal&& proposal, Labels&& labels,
                         Logits&& logits) {
     return run_one<ProposalElement>(features, lidar2img, proposal, labels,
-                                    as_view<T, 4>(logits, "voxformer::pipeline::run", "logits"));
+                                    as_view<T, 4>(logits, "voxformer::pipeline::run", "logits"), true);
   }
 
   //! B frames in one call, each with its own proposal (any count up to max_proposals, none included): every tensor
   //! as for `run` with a leading batch axis — `features` [B, K, C, h, w] per level, `lidar2img` [B, K, 4, 4],
   //! `proposal` [B, X, Y, Z] or [B, X·Y·Z], `labels` [B, 2X, 2Y, 2Z], B from the labels. The whole batch is checked
   //! (every frame's proposal counted) before any frame is written; the frames then run one after another in the
-  //! pipeline's one frame memory, so a batch needs no more memory than a frame. One report per frame.
+  //! pipeline's one frame memory, so a batch needs no more memory than a frame. One report per frame, valid until
+  //! the pipeline's next run.
   template <class ProposalElement = deduce, class Features, class Matrices, class Proposal, class Labels>
   std::span<const run_report> run_batch(Features&& features, Matrices&& lidar2img, Proposal&& proposal,
                                         Labels&& labels) {
-    return run_many<ProposalElement>(features, lidar2img, proposal, labels, tensor_view<T, 5>{});
+    return run_many<ProposalElement>(features, lidar2img, proposal, labels, tensor_view<T, 5>{}, false);
   }
 
   //! The same, also writing the logits [B, classes, 2X, 2Y, 2Z] into the caller's buffer.
@@ -109,10 +110,10 @@ class pipeline {
   std::span<const run_report> run_batch(Features&& features, Matrices&& lidar2img, Proposal&& proposal,
                                         Labels&& labels, Logits&& logits) {
     return run_many<ProposalElement>(features, lidar2img, proposal, labels,
-                                     as_view<T, 5>(logits, "voxformer::pipeline::run_batch", "logits"));
+                                     as_view<T, 5>(logits, "voxformer::pipeline::run_batch", "logits"), true);
   }
 
-  //! The last frame's report (of `run`, or of the last frame of `run_batch`).
+  //! The report of the last frame run (by `run`, or the last of `run_batch`).
   const run_report& report() const { return report_; }
   const model_config& config() const { return config_; }
   const pipeline_options& options() const { return options_; }
@@ -134,20 +135,20 @@ class pipeline {
 
   template <class ProposalElement, class Features, class Matrices, class Proposal, class Labels>
   const run_report& run_one(Features& features, Matrices& lidar2img, Proposal& proposal, Labels& labels,
-                            const tensor_view<T, 4>& logits) {
+                            const tensor_view<T, 4>& logits, bool with_logits) {
     constexpr const char* op = "voxformer::pipeline::run";
     using M = resolve_element_t<ProposalElement, Proposal, std::uint8_t>;
-    detail::adapt_frame(batch_, op, config_, features, lidar2img, labels, logits);
+    detail::adapt_frame(batch_, op, executor_, config_, features, lidar2img, labels, logits, with_logits);
     run_checked(op, as_batch_of_one(detail::as_flat_mask<M>(proposal, op, config_.volume)));
     return report_;
   }
 
   template <class ProposalElement, class Features, class Matrices, class Proposal, class Labels>
   std::span<const run_report> run_many(Features& features, Matrices& lidar2img, Proposal& proposal, Labels& labels,
-                                       const tensor_view<T, 5>& logits) {
+                                       const tensor_view<T, 5>& logits, bool with_logits) {
     constexpr const char* op = "voxformer::pipeline::run_batch";
     using M = resolve_element_t<ProposalElement, Proposal, std::uint8_t>;
-    detail::adapt_batch(batch_, op, config_, features, lidar2img, labels, logits);
+    detail::adapt_batch(batch_, op, executor_, config_, features, lidar2img, labels, logits, with_logits);
     run_checked(op, detail::as_flat_masks<M>(proposal, op, config_.volume, batch_.frames()));
     return {reports_.data(), static_cast<std::size_t>(batch_.frames())};
   }
@@ -158,9 +159,10 @@ class pipeline {
   template <class M>
   void run_checked(const char* op, const tensor_view<const M, 2>& masks) {
     detail::check_scene_batch(op, executor_, batch_, masks);
+    clock_ = detail::stage_clock{};  // the first frame's proposal stage includes counting the batch's proposals
     count_proposals(op, masks);
     for (index_t b = 0; b < masks.extent(0); ++b) {
-      clock_ = detail::stage_clock{};
+      if (b > 0) clock_ = detail::stage_clock{};
       validate_and_run(executor_,
                        proposal_arguments<M, I>{leading_entry(masks, b), memory_.unmasked, memory_.masked,
                                                 memory_.proposal_counts},
@@ -179,10 +181,10 @@ class pipeline {
       const auto mask = leading_entry(masks, static_cast<index_t>(b));
       frame_proposals_[b] = detail::count_flagged(
           executor_, mask.size(), kernels::proposal_flag<tensor_view<const M, 1>, true>{mask}, memory_.scratch);
-      detail::require(frame_proposals_[b] <= options_.max_proposals, op, ": the proposal",
-                      frames == 1 ? std::string() : " of frame " + std::to_string(b), " has ", frame_proposals_[b],
-                      " voxels, more than the max_proposals (", options_.max_proposals,
-                      ") this pipeline was built for");
+      if (frame_proposals_[b] > options_.max_proposals)
+        detail::fail(op, ": the proposal", frames == 1 ? std::string() : " of frame " + std::to_string(b), " has ",
+                     frame_proposals_[b], " voxels, more than the max_proposals (", options_.max_proposals,
+                     ") this pipeline was built for");
     }
   }
 
@@ -353,6 +355,7 @@ void pipeline<Executor, T, W>::name_stages() {
   add("head");
   report_.visible_per_camera.reserve(static_cast<std::size_t>(config_.cameras));
   reports_.assign(1, report_);
+  reports_[0].visible_per_camera.reserve(static_cast<std::size_t>(config_.cameras));  // a copy keeps no spare room
   frame_proposals_.resize(1);
 }
 

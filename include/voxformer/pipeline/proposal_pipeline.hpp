@@ -101,32 +101,32 @@ class proposal_pipeline {
   //! the unpacked grid to float; NaN/Inf are errors), `proposal` [X/2, Y/2, Z/2] uint8 (1 = proposed).
   template <class OccupancyElement = deduce, class Occupancy, class Proposal>
   const run_report& run(Occupancy&& occupancy, Proposal&& proposal) {
-    return run_frame<OccupancyElement>(occupancy, proposal, tensor_view<T, 4>{});
+    return run_one<OccupancyElement>(occupancy, proposal, tensor_view<T, 4>{}, false);
   }
 
   //! The same, also writing the logits [2, X/2, Y/2, Z/2] (class 0 empty, 1 occupied) into the caller's buffer.
   template <class OccupancyElement = deduce, class Occupancy, class Proposal, class Logits>
   const run_report& run(Occupancy&& occupancy, Proposal&& proposal, Logits&& logits) {
-    return run_frame<OccupancyElement>(occupancy, proposal,
-                                       as_view<T, 4>(logits, "voxformer::proposal_pipeline::run", "logits"));
+    return run_one<OccupancyElement>(occupancy, proposal,
+                                     as_view<T, 4>(logits, "voxformer::proposal_pipeline::run", "logits"), true);
   }
 
   //! B frames in one call: `occupancy` [B, X, Y, Z], `proposal` [B, X/2, Y/2, Z/2] (B from the proposal), as for
   //! `run` frame by frame. The whole batch is checked before any frame is written; the frames then run one after
-  //! another in the pipeline's one frame memory. One report per frame.
+  //! another in the pipeline's one frame memory. One report per frame, valid until the pipeline's next run.
   template <class OccupancyElement = deduce, class Occupancy, class Proposal>
   std::span<const run_report> run_batch(Occupancy&& occupancy, Proposal&& proposal) {
-    return run_frames<OccupancyElement>(occupancy, proposal, tensor_view<T, 5>{});
+    return run_many<OccupancyElement>(occupancy, proposal, tensor_view<T, 5>{}, false);
   }
 
   //! The same, also writing the logits [B, 2, X/2, Y/2, Z/2].
   template <class OccupancyElement = deduce, class Occupancy, class Proposal, class Logits>
   std::span<const run_report> run_batch(Occupancy&& occupancy, Proposal&& proposal, Logits&& logits) {
-    return run_frames<OccupancyElement>(occupancy, proposal,
-                                        as_view<T, 5>(logits, "voxformer::proposal_pipeline::run_batch", "logits"));
+    return run_many<OccupancyElement>(occupancy, proposal,
+                                      as_view<T, 5>(logits, "voxformer::proposal_pipeline::run_batch", "logits"), true);
   }
 
-  //! The last frame's report (of `run`, or of the last frame of `run_batch`).
+  //! The report of the last frame run (by `run`, or the last of `run_batch`).
   const run_report& report() const { return report_; }
   const qpn_config& config() const { return config_; }
 
@@ -136,24 +136,27 @@ class proposal_pipeline {
 
  private:
   template <class OccupancyElement, class Occupancy, class Proposal>
-  const run_report& run_frame(Occupancy& occupancy, Proposal& proposal, const tensor_view<T, 4>& logits) {
+  const run_report& run_one(Occupancy& occupancy, Proposal& proposal, const tensor_view<T, 4>& logits,
+                            bool with_logits) {
     constexpr const char* op = "voxformer::proposal_pipeline::run";
     using M = resolve_element_t<OccupancyElement, Occupancy, std::uint8_t>;
     const auto grid = as_view<const M, 3>(occupancy, op, "occupancy");
     expect_shape(op, "occupancy", "[X, Y, Z]", grid, {config_.grid[0], config_.grid[1], config_.grid[2]});
+    expect_accessible(op, "occupancy", executor_, grid);
     expect_finite_values<T>(op, "occupancy", grid);
     const auto out = as_view<std::uint8_t, 3>(proposal, op, "proposal");
     const auto half = config_.output_grid();
     expect_shape(op, "proposal", "[X/2, Y/2, Z/2]", out, {half[0], half[1], half[2]});
-    if (logits.data() != nullptr)
+    if (with_logits)
       expect_shape(op, "logits", "[2, X/2, Y/2, Z/2]", logits, {qpn_config::classes, half[0], half[1], half[2]});
     run_checked(op, as_batch_of_one(grid), as_batch_of_one(out),
-                logits.data() != nullptr ? as_batch_of_one(logits) : tensor_view<T, 5>{});
+                with_logits ? as_batch_of_one(logits) : tensor_view<T, 5>{}, with_logits);
     return report_;
   }
 
   template <class OccupancyElement, class Occupancy, class Proposal>
-  std::span<const run_report> run_frames(Occupancy& occupancy, Proposal& proposal, const tensor_view<T, 5>& logits) {
+  std::span<const run_report> run_many(Occupancy& occupancy, Proposal& proposal, const tensor_view<T, 5>& logits,
+                                       bool with_logits) {
     constexpr const char* op = "voxformer::proposal_pipeline::run_batch";
     using M = resolve_element_t<OccupancyElement, Occupancy, std::uint8_t>;
     const auto out = as_view<std::uint8_t, 4>(proposal, op, "proposal");
@@ -162,21 +165,21 @@ class proposal_pipeline {
     expect_shape(op, "proposal", "[B, X/2, Y/2, Z/2]", out, {frames, half[0], half[1], half[2]});
     const auto grids = as_view<const M, 4>(occupancy, op, "occupancy");
     expect_shape(op, "occupancy", "[B, X, Y, Z]", grids, {frames, config_.grid[0], config_.grid[1], config_.grid[2]});
+    expect_accessible(op, "occupancy", executor_, grids);
     expect_finite_values<T>(op, "occupancy", grids);
-    if (logits.data() != nullptr)
+    if (with_logits)
       expect_shape(op, "logits", "[B, 2, X/2, Y/2, Z/2]", logits, {frames, qpn_config::classes, half[0], half[1], half[2]});
-    run_checked(op, grids, out, logits);
+    run_checked(op, grids, out, logits, with_logits);
     return {reports_.data(), static_cast<std::size_t>(frames)};
   }
 
-  //! After the shapes: the memory checks for every frame, then the frames in turn.
+  //! After the shapes: the outputs' memory checks for the whole batch, then the frames in turn.
   template <class M>
   void run_checked(const char* op, const tensor_view<const M, 4>& grids, const tensor_view<std::uint8_t, 4>& proposals,
-                   const tensor_view<T, 5>& logits) {
-    static_assert(std::is_arithmetic_v<M>, "voxformer::proposal_pipeline::run: the occupancy must be arithmetic");
-    expect_accessible(op, "occupancy", executor_, grids);
+                   const tensor_view<T, 5>& logits, bool with_logits) {
+    static_assert(std::is_arithmetic_v<M>, "voxformer::proposal_pipeline: the occupancy must be arithmetic");
     expect_accessible(op, "proposal", executor_, proposals);
-    if (logits.data() != nullptr) expect_accessible(op, "logits", executor_, logits);
+    if (with_logits) expect_accessible(op, "logits", executor_, logits);
     expect_no_aliasing(op, {detail::memory_of("proposal", proposals), detail::memory_of("logits", logits)},
                        {detail::memory_of("occupancy", grids)});
     const auto frames = static_cast<std::size_t>(proposals.extent(0));
@@ -186,7 +189,7 @@ class proposal_pipeline {
       const auto grid = leading_entry(grids, i);
       clock_ = detail::stage_clock{};
       parallel_for(executor_, grid.size(), kernels::occupancy_to_image<M, T>{grid, network_->input()});
-      run_network(leading_entry(proposals, i), logits.data() != nullptr ? leading_entry(logits, i) : tensor_view<T, 4>{});
+      run_network(leading_entry(proposals, i), with_logits ? leading_entry(logits, i) : tensor_view<T, 4>{});
       reports_[b] = report_;
     }
   }
@@ -246,7 +249,7 @@ void proposal_pipeline<Executor, T>::use_frame_memory(const workspace& memory) {
   if (frame_memory_.data() != memory.data()) frame_memory_ = buffer_type{};
 }
 
-//! From the network's input image (written by `run_frame`) to the proposal and, when wanted, the logits.
+//! From the network's input image (written by `run_checked`) to the proposal and, when wanted, the logits.
 template <class Executor, class T>
 const run_report& proposal_pipeline<Executor, T>::run_network(const tensor_view<std::uint8_t, 3>& proposal,
                                                               const tensor_view<T, 4>& logits) {

@@ -29,64 +29,73 @@ struct scene_batch {
 
 namespace detail {
 
-//! One frame's tensors, as `pipeline::run` takes them, into `batch` as a batch of one. `logits` is already a view
-//! (empty when the caller wants labels only).
-template <class T, class Features, class Matrices, class Labels>
-void adapt_frame(scene_batch<T>& batch, const char* op, const model_config& config, Features& features,
-                 Matrices& lidar2img, Labels& labels, const tensor_view<T, 4>& logits) {
+//! One frame's tensors, as `pipeline::run` takes them, into `batch` as a batch of one, each checked as it is adapted:
+//! its shape, memory the executor reaches, finite matrices. `logits` counts only `with_logits`.
+template <class Executor, class T, class Features, class Matrices, class Labels>
+void adapt_frame(scene_batch<T>& batch, const char* op, const Executor& executor, const model_config& config,
+                 Features& features, Matrices& lidar2img, Labels& labels, const tensor_view<T, 4>& logits,
+                 bool with_logits) {
   const auto grid = config.output_volume();
   const auto matrices = as_view<const float, 3>(lidar2img, op, "lidar2img");
   expect_shape(op, "lidar2img", "[cameras, 4, 4]", matrices, {config.cameras, 4, 4});
+  expect_accessible(op, "lidar2img", executor, matrices);
   expect_finite_values<float>(op, "lidar2img", matrices);
   const auto out = as_view<std::uint8_t, 3>(labels, op, "labels");
   expect_shape(op, "labels", "[2X, 2Y, 2Z]", out, {grid[0], grid[1], grid[2]});
-  if (logits.data() != nullptr)
+  expect_accessible(op, "labels", executor, out);
+  if (with_logits) {
     expect_shape(op, "logits", "[classes, 2X, 2Y, 2Z]", logits, {config.classes, grid[0], grid[1], grid[2]});
+    expect_accessible(op, "logits", executor, logits);
+  }
   batch.lidar2img = as_batch_of_one(matrices);
   batch.labels = as_batch_of_one(out);
-  batch.logits = logits.data() != nullptr ? as_batch_of_one(logits) : tensor_view<T, 5>{};
+  batch.logits = with_logits ? as_batch_of_one(logits) : tensor_view<T, 5>{};
   for_each_feature_level(features, batch.features.size(), op, [&](auto& level, std::size_t l) {
-    batch.features[l] = as_batched_view<const T, 5>(level, op, "features[" + std::to_string(l) + "]");
-    check_image_level(op, config, static_cast<index_t>(l), batch.features[l], 1);
+    const std::string arg = "features[" + std::to_string(l) + "]";
+    batch.features[l] = as_batched_view<const T, 5>(level, op, arg);
+    check_image_level(op, config, static_cast<index_t>(l), batch.features[l], "[1, cameras, C, h, w]", 1);
+    expect_accessible(op, arg, executor, batch.features[l]);
   });
 }
 
 //! B frames' tensors, as `pipeline::run_batch` takes them (each with a leading batch axis, B taken from the
-//! labels), into `batch`.
-template <class T, class Features, class Matrices, class Labels>
-void adapt_batch(scene_batch<T>& batch, const char* op, const model_config& config, Features& features,
-                 Matrices& lidar2img, Labels& labels, const tensor_view<T, 5>& logits) {
+//! labels), into `batch`, checked as `adapt_frame`'s.
+template <class Executor, class T, class Features, class Matrices, class Labels>
+void adapt_batch(scene_batch<T>& batch, const char* op, const Executor& executor, const model_config& config,
+                 Features& features, Matrices& lidar2img, Labels& labels, const tensor_view<T, 5>& logits,
+                 bool with_logits) {
   const auto grid = config.output_volume();
   batch.labels = as_view<std::uint8_t, 4>(labels, op, "labels");
   const index_t frames = batch.frames();
   expect_shape(op, "labels", "[B, 2X, 2Y, 2Z]", batch.labels, {frames, grid[0], grid[1], grid[2]});
+  expect_accessible(op, "labels", executor, batch.labels);
   batch.lidar2img = as_view<const float, 4>(lidar2img, op, "lidar2img");
   expect_shape(op, "lidar2img", "[B, cameras, 4, 4]", batch.lidar2img, {frames, config.cameras, 4, 4});
+  expect_accessible(op, "lidar2img", executor, batch.lidar2img);
   expect_finite_values<float>(op, "lidar2img", batch.lidar2img);
-  if (logits.data() != nullptr)
+  if (with_logits) {
     expect_shape(op, "logits", "[B, classes, 2X, 2Y, 2Z]", logits, {frames, config.classes, grid[0], grid[1], grid[2]});
-  batch.logits = logits;
+    expect_accessible(op, "logits", executor, logits);
+  }
+  batch.logits = with_logits ? logits : tensor_view<T, 5>{};
   for_each_feature_level(features, batch.features.size(), op, [&](auto& level, std::size_t l) {
-    batch.features[l] = as_view<const T, 5>(level, op, "features[" + std::to_string(l) + "]");
-    check_image_level(op, config, static_cast<index_t>(l), batch.features[l], frames);
+    const std::string arg = "features[" + std::to_string(l) + "]";
+    batch.features[l] = as_view<const T, 5>(level, op, arg);
+    check_image_level(op, config, static_cast<index_t>(l), batch.features[l], "[B, cameras, C, h, w]", frames);
+    expect_accessible(op, arg, executor, batch.features[l]);
   });
 }
 
-//! What views alone cannot tell, for every frame before any is written: memory the executor can reach, finite
-//! features (host memory; the matrices are checked as they are adapted), outputs apart from the inputs and from each
-//! other (`as_view` has already refused outputs whose frames overlap one another).
+//! What is left once the tensors are adapted, for every frame before any is written: the proposals' memory, finite
+//! features (in host memory), outputs apart from every input and from each other — whole batches, so one frame's
+//! output overlapping another frame's input is caught too (`as_view` has already refused outputs whose frames
+//! overlap one another).
 template <class Executor, class T, class M>
 void check_scene_batch(const char* op, const Executor& executor, const scene_batch<T>& batch,
                        const tensor_view<const M, 2>& proposals) {
   expect_accessible(op, "proposal", executor, proposals);
-  expect_accessible(op, "lidar2img", executor, batch.lidar2img);
-  expect_accessible(op, "labels", executor, batch.labels);
-  if (batch.logits.data() != nullptr) expect_accessible(op, "logits", executor, batch.logits);
-  for (std::size_t l = 0; l < batch.features.size(); ++l) {
-    const std::string arg = "features[" + std::to_string(l) + "]";
-    expect_accessible(op, arg, executor, batch.features[l]);
-    expect_finite_values<T>(op, arg, batch.features[l]);
-  }
+  for (std::size_t l = 0; l < batch.features.size(); ++l)
+    expect_finite_values<T>(op, "features[" + std::to_string(l) + "]", batch.features[l]);
   for (const auto& output : {memory_of("labels", batch.labels), memory_of("logits", batch.logits)}) {
     expect_no_aliasing(op, {output}, {memory_of("proposal", proposals), memory_of("lidar2img", batch.lidar2img)});
     for (std::size_t l = 0; l < batch.features.size(); ++l)
