@@ -4,11 +4,11 @@
 // ¼ of it), labels only. Counters: items = frames (so frames per second), ms per frame, peak RSS (run one benchmark
 // per process, --benchmark_filter, for a peak of its own: the batch should need no more memory than a frame).
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 
 #include <cstdint>
 #include <vector>
 
+#include "peak_memory.hpp"
 #include "pipeline/bundled_frame.hpp"
 
 namespace {
@@ -51,9 +51,7 @@ void finish(benchmark::State& state, double ms) {
   const double run_frames = static_cast<double>(state.iterations() * frames);
   state.SetItemsProcessed(static_cast<std::int64_t>(run_frames));
   state.counters["ms_per_frame"] = ms / run_frames;
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  state.counters["peak_rss_mib"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  state.counters["peak_rss_mib"] = bench::peak_rss_mib();
 }
 
 void one_by_one(benchmark::State& state) {

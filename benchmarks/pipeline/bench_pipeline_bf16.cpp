@@ -6,13 +6,13 @@
 // max |fp32 logit| and `label_agreement` = the share of voxels labelled as fp32 labels them (random weights: many
 // near-ties, so a lower bound for a trained model's).
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
+#include "peak_memory.hpp"
 #include "pipeline/bundled_frame.hpp"
 
 namespace {
@@ -56,9 +56,7 @@ void stage2(benchmark::State& state) {
   state.counters["ms_per_frame"] = total / frames;
   state.counters["proposals"] = static_cast<double>(pipe.report().proposals);
   state.counters["derived_mib"] = static_cast<double>(pipe.report().derived_bytes) / (1 << 20);
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  state.counters["peak_rss_mib"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  state.counters["peak_rss_mib"] = bench::peak_rss_mib();
 }
 
 //! One frame with each, compared (a process of its own holds both pipelines: its peak RSS is not either's).

@@ -7,12 +7,12 @@
 // Counters: ms per frame, each stage's ms, and the process's peak RSS in MiB (run one benchmark per process, with
 // --benchmark_filter, for a peak RSS of its own).
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 
 #include <cstdint>
 #include <random>
 #include <vector>
 
+#include "peak_memory.hpp"
 #include "voxformer/io/kitti.hpp"
 #include "voxformer/io/kitti_poses.hpp"
 #include "voxformer/io/voxel_grid.hpp"
@@ -70,9 +70,7 @@ void report(benchmark::State& state, const std::vector<std::string>& names, cons
     total += stage_ms[s];
   }
   state.counters["ms_per_frame"] = total / frames;
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  state.counters["peak_rss_mib"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  state.counters["peak_rss_mib"] = bench::peak_rss_mib();
 }
 
 template <class RunFrame>
