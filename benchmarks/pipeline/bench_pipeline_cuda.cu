@@ -1,10 +1,11 @@
 // Stage 2 + head of VoxFormer-T and -S on the GPU at the official size, on the bundled frame (`bundled_frame.hpp`:
 // 7 580 proposals, random weights and features), weights uploaded once, inputs and outputs in device memory; B = 1
 // and B = 4 (the frame four times, through `run_batch`, which runs a batch's frames one after another).
-// Counters: `ms_per_frame` by CUDA events on the pipeline's stream around `run_batch` over B (its host reads included), each
-// stage's ms (the report's host clock after a synchronize), `pipeline_mib` = the device memory the pipeline holds
-// (derived weights + frame memory), `weights_mib` (the upload), `device_used_mib` = the device's memory in use after
-// the frames less before the weights (cudaMemGetInfo: the CUDA context's own share excluded). Not yet run on a GPU.
+// Counters: `ms_per_frame` by CUDA events on the pipeline's stream around `run_batch`, over B (its host reads
+// included), each stage's ms (the report's host clock after a synchronize), `pipeline_mib` = the device memory the
+// pipeline holds (derived weights + frame memory), `weights_mib` (the upload), `device_used_mib` = the device's memory
+// in use after the frames less before the weights (cudaMemGetInfo: the CUDA context's own share excluded). Not yet run
+// on a GPU.
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 

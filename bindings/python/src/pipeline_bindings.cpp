@@ -50,7 +50,8 @@ class stage2_pipeline {
     without_gil(lock_, [&] {
       visit_mask_element(proposal, op, "proposal", [&](auto element) {
         using M = decltype(element);
-        outputs.run([&](const auto&... out) { return head_.template run_batch<M>(levels, lidar2img, proposal, out...); });
+        outputs.run(
+            [&](const auto&... out) { return head_.template run_batch<M>(levels, lidar2img, proposal, out...); });
       });
     });
     return outputs.release();

@@ -83,8 +83,8 @@ inline nb::dict report_dict(const run_report& report) {
   return d;
 }
 
-//! What a batch call gives back: its uint8 output `name` [B, …] (labels or proposal), the logits [B, classes, …] when
-//! asked, and one report dict per frame.
+//! What a batch call gives back: its uint8 output `name` [B, …] (labels or proposal), the logits [B, classes, …]
+//! when asked, and one report dict per frame.
 template <int Rank>
 class batch_outputs {
  public:

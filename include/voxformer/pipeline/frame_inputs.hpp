@@ -63,8 +63,8 @@ tensor_view<const M, 1> as_flat_mask(X&& x, const char* op, const std::array<ind
 template <class M, class X>
 tensor_view<const M, 2> as_flat_masks(X&& x, const char* op, const std::array<index_t, 3>& volume, index_t frames) {
   auto per_frame_flat = [&](const auto& batch) {
-    require(leading_entry(batch, 0).is_contiguous(), op,
-            ": argument 'proposal' must be contiguous within each frame (a frame is addressed by its C-order flat index)");
+    require(leading_entry(batch, 0).is_contiguous(), op, ": argument 'proposal' must be contiguous within each frame ",
+            "(a frame is addressed by its C-order flat index)");
     return tensor_view<const M, 2>(batch.data(), {frames, volume[0] * volume[1] * volume[2]}, {batch.stride(0), 1},
                                    batch.space());
   };

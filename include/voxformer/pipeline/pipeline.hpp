@@ -266,7 +266,8 @@ const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame)
   seed_rows_of_voxels(executor_, unmasked, memory_.seed_row_of);
   finish_stage(stage, memory_.scratch_bytes().proposal);
   flatten_image_values(executor_, frame_levels_, params_.cams_embeds, params_.level_embeds, memory_.image_values);
-  const cross_frame<T, I> cameras = rebatch_->run(executor_, frame.lidar2img, unmasked, memory_.image_values, memory_.scratch);
+  const cross_frame<T, I> cameras =
+      rebatch_->run(executor_, frame.lidar2img, unmasked, memory_.image_values, memory_.scratch);
   report_.seen_by_no_camera = rebatch_->count_visible(executor_, report_.visible_per_camera, nq, memory_.scratch);
   finish_stage(stage, memory_.scratch_bytes().batch);
 
@@ -276,13 +277,15 @@ const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame)
     notify(stage, tensor_view<const T, 2>(queries));
     finish_stage(stage, memory_.scratch_bytes().cross);
   }
-  validate_and_run(executor_, mask_token_scatter_arguments<T, I>{queries, unmasked, params_.mask_embed, memory_.volume});
+  validate_and_run(executor_,
+                   mask_token_scatter_arguments<T, I>{queries, unmasked, params_.mask_embed, memory_.volume});
   notify(stage, tensor_view<const T, 2>(memory_.volume));
   finish_stage(stage, 0);
   for (std::size_t l = 0; l < self_.size(); ++l) {
     if (l == 0)
       self_[l].run_first(executor_, memory_.volume, tensor_view<const T, 2>(queries), unmasked,
-                         tensor_view<const I, 1>(memory_.seed_row_of), options_.chunk_rows, seed_bounds_, memory_.scratch);
+                         tensor_view<const I, 1>(memory_.seed_row_of), options_.chunk_rows, seed_bounds_,
+                         memory_.scratch);
     else
       self_[l].run(executor_, memory_.volume, options_.chunk_rows, memory_.scratch);
     notify(stage, tensor_view<const T, 2>(memory_.volume));

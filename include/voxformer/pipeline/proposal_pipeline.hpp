@@ -168,7 +168,8 @@ class proposal_pipeline {
     expect_accessible(op, "occupancy", executor_, grids);
     expect_finite_values<T>(op, "occupancy", grids);
     if (with_logits)
-      expect_shape(op, "logits", "[B, 2, X/2, Y/2, Z/2]", logits, {frames, qpn_config::classes, half[0], half[1], half[2]});
+      expect_shape(op, "logits", "[B, 2, X/2, Y/2, Z/2]", logits,
+                   {frames, qpn_config::classes, half[0], half[1], half[2]});
     run_checked(op, grids, out, logits, with_logits);
     return {reports_.data(), static_cast<std::size_t>(frames)};
   }
