@@ -62,3 +62,14 @@ def test_a_stage_1_batch_equals_its_frames_run_one_by_one(fixtures_dir):
         assert batch["reports"][b]["proposals"] == int(one["proposal"].sum())
     with pytest.raises(ValueError, match=r"run_batch: argument 'occupancy' \[B, X, Y, Z\] has a leading batch axis"):
         network.run_batch(occupancy)
+
+
+def test_a_batch_of_no_frames_writes_nothing_and_reports_nothing(t_small, t_small_pipeline, fixtures_dir):
+    features = [level[0:0] for level in t_small.features]
+    result = t_small_pipeline.run_batch(features, t_small.lidar2img[None][0:0], t_small.proposal[None][0:0], logits=True)
+    assert result["labels"].shape[0] == 0 and result["logits"].shape[0] == 0 and result["reports"] == []
+    folder = fixtures_dir / "qpn" / "f16_32x24"
+    grid = json.loads((folder / "config.json").read_text())["grid"]
+    network = voxformer.ProposalNetwork(weights=folder / "weights.safetensors", grid=grid)
+    empty = network.run_batch(np.zeros([0] + grid, dtype=np.uint8))
+    assert empty["proposal"].shape == (0,) + tuple(g // 2 for g in grid) and empty["reports"] == []
