@@ -17,13 +17,13 @@ using namespace voxformer;
 constexpr index_t frames = 4;
 
 struct batch_fixture : bench::bundled_frame {
-  std::vector<float> all_features, all_lidar2img;
+  // Members of the derived fixture: the bundled frame is loaded by then.
+  std::vector<float> all_features = bench::repeated(features, frames);
+  std::vector<float> all_lidar2img = bench::repeated(lidar2img, frames);
   std::vector<std::uint8_t> proposals, labels;
 
   batch_fixture() : bench::bundled_frame("T") {
     for (index_t b = 0; b < frames; ++b) {
-      all_features.insert(all_features.end(), features.begin(), features.end());
-      all_lidar2img.insert(all_lidar2img.end(), lidar2img.begin(), lidar2img.end());
       for (std::size_t v = 0; v < proposal.size(); ++v)
         proposals.push_back(proposal[v] != 0 && static_cast<index_t>(v % 4) >= b ? 1 : 0);
     }

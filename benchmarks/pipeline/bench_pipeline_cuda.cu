@@ -27,14 +27,6 @@ std::size_t device_memory_in_use() {
   return total - free;
 }
 
-//! `copies` copies of `one` after one another.
-template <class T>
-std::vector<T> repeated(const std::vector<T>& one, index_t copies) {
-  std::vector<T> all;
-  for (index_t b = 0; b < copies; ++b) all.insert(all.end(), one.begin(), one.end());
-  return all;
-}
-
 void stage2(benchmark::State& state, const char* variant, index_t frames) {
   if (!test::gpu_present()) {
     state.SkipWithError("no CUDA device");
@@ -47,8 +39,8 @@ void stage2(benchmark::State& state, const char* variant, index_t frames) {
   const std::size_t before = device_memory_in_use();
   {
     const auto uploaded = f.weights.upload(gpu);
-    device_buffer<float> features(repeated(f.features, frames)), lidar2img(repeated(f.lidar2img, frames));
-    device_buffer<std::uint8_t> proposal(repeated(f.proposal, frames));
+    device_buffer<float> features(bench::repeated(f.features, frames)), lidar2img(bench::repeated(f.lidar2img, frames));
+    device_buffer<std::uint8_t> proposal(bench::repeated(f.proposal, frames));
     const auto voxels = static_cast<std::size_t>(f.config.output_voxels() * frames);
     device_buffer<std::uint8_t> labels{std::vector<std::uint8_t>(voxels)};
     device_buffer<float> logits(std::vector<float>(voxels * static_cast<std::size_t>(f.config.classes)));

@@ -17,6 +17,14 @@
 
 namespace bench {
 
+//! `copies` copies of `one` after one another: a batch of one frame's inputs.
+template <class T>
+std::vector<T> repeated(const std::vector<T>& one, voxformer::index_t copies) {
+  std::vector<T> all;
+  for (voxformer::index_t b = 0; b < copies; ++b) all.insert(all.end(), one.begin(), one.end());
+  return all;
+}
+
 struct bundled_frame {
   voxformer::voxformer_model_config variant;
   voxformer::model_config& config = variant.head;

@@ -4,11 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <new>
-#include <type_traits>
 #include <vector>
 
 #include "support/model_fixture.hpp"
@@ -102,19 +100,14 @@ TEST(Pipeline, ABatchAfterTheFirstAllocatesNothing) {
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
   const auto store = voxformer::parameter_store<float>::from_file(
       f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
-  auto twice = [](const auto* data, const auto& view) {
-    auto extents = view.extents();
-    std::array<voxformer::index_t, extents.size() + 1> batch_extents{2}, strides{0};
-    for (std::size_t d = 0; d < extents.size(); ++d) batch_extents[d + 1] = extents[d], strides[d + 1] = view.stride(d);
-    return voxformer::tensor_view<const std::remove_cvref_t<decltype(*data)>, extents.size() + 1>(data, batch_extents, strides);
-  };
+  using voxformer::make_view, voxformer::repeat_as_frames;
   std::vector<voxformer::tensor_view<const float, 5>> levels;
   for (const auto& level : f.features) {
     const auto& e = level.shape;
-    levels.push_back(twice(level.data<float>(), voxformer::make_view<4>(level.data<float>(), {e[1], e[2], e[3], e[4]})));
+    levels.push_back(repeat_as_frames(make_view<4>(level.data<float>(), {e[1], e[2], e[3], e[4]}), 2));
   }
-  const auto matrices = twice(f.lidar2img.data<float>(), voxformer::make_view<3>(f.lidar2img.data<float>(), {f.config.cameras, 4, 4}));
-  const auto proposals = twice(f.proposal.data<std::uint8_t>(), voxformer::make_view<1>(f.proposal.data<std::uint8_t>(), {f.config.voxels()}));
+  const auto matrices = repeat_as_frames(make_view<3>(f.lidar2img.data<float>(), {f.config.cameras, 4, 4}), 2);
+  const auto proposals = repeat_as_frames(make_view<1>(f.proposal.data<std::uint8_t>(), {f.config.voxels()}), 2);
   const auto grid = f.config.output_volume();
   std::vector<std::uint8_t> labels(static_cast<std::size_t>(2 * f.config.output_voxels()));
   const auto label_view = voxformer::make_view<4>(labels.data(), {2, grid[0], grid[1], grid[2]});

@@ -137,13 +137,20 @@ tensor_view<T, Rank - 1> leading_entry(const tensor_view<T, Rank>& view, index_t
   return tensor_view<T, Rank - 1>(view.data() + i * view.stride(0), extents, strides, view.space());
 }
 
+//! The view as a batch of `frames` frames that are all this one: a leading axis of stride 0 (only inputs may be
+//! seen so; an output whose frames share memory is refused by `as_view`).
+template <class T, int Rank>
+tensor_view<T, Rank + 1> repeat_as_frames(const tensor_view<T, Rank>& view, index_t frames) {
+  std::array<index_t, Rank + 1> extents{}, strides{};
+  extents[0] = frames;
+  for (int d = 0; d < Rank; ++d) extents[d + 1] = view.extent(d), strides[d + 1] = view.stride(d);
+  return tensor_view<T, Rank + 1>(view.data(), extents, strides, view.space());
+}
+
 //! The view with a leading axis of extent 1 (a batch of one).
 template <class T, int Rank>
 tensor_view<T, Rank + 1> as_batch_of_one(const tensor_view<T, Rank>& view) {
-  std::array<index_t, Rank + 1> extents{}, strides{};
-  extents[0] = 1;
-  for (int d = 0; d < Rank; ++d) extents[d + 1] = view.extent(d), strides[d + 1] = view.stride(d);
-  return tensor_view<T, Rank + 1>(view.data(), extents, strides, view.space());
+  return repeat_as_frames(view, 1);
 }
 
 //! Columns [first, first + count) of a matrix, same strides.

@@ -44,6 +44,9 @@ tensor_view<T, Rank> as_batched_view(X&& x, const char* op, const std::string& a
 //! grid of the same size would otherwise be read in the wrong voxel order).
 template <class M, class X>
 tensor_view<const M, 1> as_flat_mask(X&& x, const char* op, const std::array<index_t, 3>& volume) {
+  if constexpr (static_tensor<X>)
+    static_assert(view_type_of<X>::rank == 1 || view_type_of<X>::rank == 3,
+                  "voxformer::pipeline::run: the proposal is [X*Y*Z] or [X, Y, Z]");
   return by_rank<3>(
       x,
       [&](auto& t) {
@@ -68,6 +71,9 @@ tensor_view<const M, 2> as_flat_masks(X&& x, const char* op, const std::array<in
     return tensor_view<const M, 2>(batch.data(), {frames, volume[0] * volume[1] * volume[2]}, {batch.stride(0), 1},
                                    batch.space());
   };
+  if constexpr (static_tensor<X>)
+    static_assert(view_type_of<X>::rank == 2 || view_type_of<X>::rank == 4,
+                  "voxformer::pipeline::run_batch: the proposal is [B, X*Y*Z] or [B, X, Y, Z]");
   return by_rank<4>(
       x,
       [&](auto& t) {
