@@ -1,6 +1,7 @@
 // Stage 2 + head of VoxFormer-T and -S on the GPU at the official size, on the bundled frame (`bundled_frame.hpp`:
 // 7 580 proposals, random weights and features), weights uploaded once, inputs and outputs in device memory; B = 1
-// and B = 4 (the frame four times, through `run_batch`, which runs a batch's frames one after another).
+// and B = 4 (the frame four times, through `run_batch`, which runs a batch's frames one after another); fp32 layer
+// weights, then bfloat16 (`stage2_bf16`).
 // Counters: `ms_per_frame` by CUDA events on the pipeline's stream around `run_batch`, over B (its host reads
 // included), each stage's ms (the report's host clock after a synchronize), `pipeline_mib` = the device memory the
 // pipeline holds (derived weights + frame memory), `weights_mib` (the upload), `device_used_mib` = the device's memory
@@ -27,6 +28,8 @@ std::size_t device_memory_in_use() {
   return total - free;
 }
 
+//! W: the layers' weight type — float, or bfloat16 (`gemm_bf16.hpp`: activations rounded, fp32 sums).
+template <class W>
 void stage2(benchmark::State& state, const char* variant, index_t frames) {
   if (!test::gpu_present()) {
     state.SkipWithError("no CUDA device");
@@ -44,7 +47,7 @@ void stage2(benchmark::State& state, const char* variant, index_t frames) {
     const auto voxels = static_cast<std::size_t>(f.config.output_voxels() * frames);
     device_buffer<std::uint8_t> labels{std::vector<std::uint8_t>(voxels)};
     device_buffer<float> logits(std::vector<float>(voxels * static_cast<std::size_t>(f.config.classes)));
-    pipeline<cuda_executor, float> pipe(gpu, f.config, uploaded.parameters());
+    pipeline<cuda_executor, float, W> pipe(gpu, f.config, uploaded.parameters());
     const auto grid = f.config.output_volume();
     auto shape = f.feature_shape();
     shape[0] = frames;
@@ -86,9 +89,19 @@ void stage2(benchmark::State& state, const char* variant, index_t frames) {
   cudaStreamDestroy(stream);
 }
 
-BENCHMARK_CAPTURE(stage2, T_B1, "T", 1)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
-BENCHMARK_CAPTURE(stage2, T_B4, "T", 4)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
-BENCHMARK_CAPTURE(stage2, S_B1, "S", 1)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
-BENCHMARK_CAPTURE(stage2, S_B4, "S", 4)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
+void stage2_fp32(benchmark::State& state, const char* variant, index_t frames) {
+  stage2<float>(state, variant, frames);
+}
+void stage2_bf16(benchmark::State& state, const char* variant, index_t frames) {
+  stage2<bfloat16>(state, variant, frames);
+}
+
+#define VOXFORMER_STAGE2_BENCHMARKS(weights)                                                                     \
+  BENCHMARK_CAPTURE(weights, T_B1, "T", 1)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);        \
+  BENCHMARK_CAPTURE(weights, T_B4, "T", 4)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);        \
+  BENCHMARK_CAPTURE(weights, S_B1, "S", 1)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);        \
+  BENCHMARK_CAPTURE(weights, S_B4, "S", 4)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0)
+VOXFORMER_STAGE2_BENCHMARKS(stage2_fp32);
+VOXFORMER_STAGE2_BENCHMARKS(stage2_bf16);
 
 }  // namespace

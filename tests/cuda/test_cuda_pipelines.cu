@@ -2,22 +2,29 @@
 // in both layouts — with the weights uploaded once and inputs and outputs in device memory. Tolerance: 1e-4 of each
 // output's largest magnitude (the fp32 parity rule; the GPU rounds differently, as tests/cuda/test_cuda_backend.cu
 // explains for MSDA); labels and the proposal are compared where the CPU's logits are further apart than twice that.
-// Skipped without a GPU (none has run them yet). The whole model is instantiated and its frame call compiled: it
+// Skipped without a GPU (none has run them yet). bfloat16 layer weights have their own bound, derived at their test.
+// The whole model is instantiated and its frame call compiled: it
 // composes the three.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "support/backbone_fixture.hpp"
 #include "support/device_buffer.hpp"
+#include "support/frame_batch.hpp"
 #include "support/pipeline_fixture.hpp"
 #include "support/qpn_fixture.hpp"
+#include "voxformer/backend/cpu/gemm_bf16.hpp"  // the CPU's bfloat16 pipeline, the reference of the GPU's
 #include "voxformer/backend/cuda/cuda_backend.hpp"
 #include "voxformer/pipeline/voxformer_model.hpp"
 
@@ -85,6 +92,25 @@ void expect_clear_labels_equal(const std::vector<std::uint8_t>& gpu, const std::
   EXPECT_GT(clear, voxels / 2);
 }
 
+//! Feature levels uploaded to device memory, and views of them.
+struct device_features {
+  std::vector<std::unique_ptr<device_buffer<float>>> memory;
+  std::vector<tensor_view<const float, 5>> views;
+  void add(std::vector<float> values, const std::array<index_t, 5>& shape) {
+    memory.push_back(std::make_unique<device_buffer<float>>(std::move(values)));
+    views.emplace_back(memory.back()->view<5>(shape));
+  }
+  //! The fixture's own levels.
+  explicit device_features(const test::pipeline_fixture& f) {
+    for (const auto& level : f.features)
+      add(std::vector<float>(level.data<float>(), level.data<float>() + level.size()), test::fixture_shape<5>(level));
+  }
+  //! A batch's levels.
+  explicit device_features(const test::frame_batch& batch) {
+    for (std::size_t l = 0; l < batch.features.size(); ++l) add(batch.features[l], batch.feature_views[l].extents());
+  }
+};
+
 TEST(CudaPipelines, ProposalPipelineMatchesCpu) {
   REQUIRE_GPU();
   const test::qpn_fixture f(fixtures / "qpn" / "f32_64x64");
@@ -134,13 +160,7 @@ TEST(CudaPipelines, PipelineMatchesCpuInBothLayouts) {
       f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
   const cuda_executor gpu{};
   const auto uploaded = weights.upload(gpu);
-  std::vector<std::unique_ptr<device_buffer<float>>> level_memory;
-  std::vector<tensor_view<const float, 5>> levels;
-  for (const auto& level : f.features) {
-    level_memory.push_back(std::make_unique<device_buffer<float>>(
-        std::vector<float>(level.data<float>(), level.data<float>() + level.size())));
-    levels.emplace_back(level_memory.back()->view<5>(test::fixture_shape<5>(level)));
-  }
+  const device_features levels(f);
   const float* m = f.lidar2img.data<float>();
   device_buffer<float> lidar2img(std::vector<float>(m, m + f.lidar2img.size()));
   const auto* mask = f.proposal.data<std::uint8_t>();
@@ -150,7 +170,8 @@ TEST(CudaPipelines, PipelineMatchesCpuInBothLayouts) {
     device_buffer<std::uint8_t> labels(std::vector<std::uint8_t>(on_cpu.labels.size()));
     device_buffer<float> logits(std::vector<float>(on_cpu.logits.size()));
     voxformer::pipeline<cuda_executor, float> pipe(gpu, f.config, uploaded.parameters(), options);
-    const auto& report = pipe.run(levels, tensor_view<const float, 3>(lidar2img.view<3>({f.config.cameras, 4, 4})),
+    const auto& report = pipe.run(levels.views,
+                                  tensor_view<const float, 3>(lidar2img.view<3>({f.config.cameras, 4, 4})),
                                   tensor_view<const std::uint8_t, 1>(proposal.view<1>({f.proposal.size()})),
                                   labels.view<3>({grid[0], grid[1], grid[2]}),
                                   logits.view<4>({f.config.classes, grid[0], grid[1], grid[2]}));
@@ -160,6 +181,109 @@ TEST(CudaPipelines, PipelineMatchesCpuInBothLayouts) {
     expect_close_to_cpu(logits.to_host(), on_cpu.logits, "logits");
     expect_clear_labels_equal(labels.to_host(), on_cpu.labels, on_cpu.logits, f.config.classes);
   });
+}
+
+// bfloat16 layer weights on the GPU (`gemm_bf16.hpp`: fp32 activations rounded into the staging buffer, bf16 × bf16
+// summed in fp32 by cuBLAS) against the CPU's bfloat16 pipeline. Both round the same activations to the nearest
+// bfloat16, but the GPU's fp32 sums come in another order, so an activation near a rounding boundary may round the
+// other way: one bfloat16 step, 2⁻⁷ of it. Bound: after n such products (4 a layer) the logits are within n·2⁻⁷ of
+// their largest magnitude; labels agree on ≥ 99 % of the voxels, as the CPU's bfloat16 labels agree with fp32's.
+TEST(CudaPipelines, PipelineWithBfloat16WeightsMatchesCpu) {
+  REQUIRE_GPU();
+  const test::pipeline_fixture f(fixtures / "pipeline" / "t_small");
+  const auto weights = voxformer::parameter_store<float>::from_file(
+      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto grid = f.config.output_volume();
+  const std::array<index_t, 4> logit_shape{f.config.classes, grid[0], grid[1], grid[2]};
+  std::vector<std::uint8_t> cpu_labels(static_cast<std::size_t>(f.config.output_voxels()));
+  std::vector<float> cpu_logits(cpu_labels.size() * static_cast<std::size_t>(f.config.classes));
+  voxformer::pipeline<cpu_executor, float, voxformer::bfloat16> on_cpu(cpu_executor{2}, f.config, weights.parameters());
+  on_cpu.run(f.features, f.lidar2img, f.proposal, voxformer::make_view<3>(cpu_labels.data(), grid),
+             voxformer::make_view<4>(cpu_logits.data(), logit_shape));
+
+  const cuda_executor gpu{};
+  const auto uploaded = weights.upload(gpu);
+  const device_features levels(f);
+  const float* m = f.lidar2img.data<float>();
+  device_buffer<float> lidar2img(std::vector<float>(m, m + f.lidar2img.size()));
+  const auto* mask = f.proposal.data<std::uint8_t>();
+  device_buffer<std::uint8_t> proposal(std::vector<std::uint8_t>(mask, mask + f.proposal.size()));
+  device_buffer<std::uint8_t> labels(std::vector<std::uint8_t>(cpu_labels.size()));
+  device_buffer<float> logits(std::vector<float>(cpu_logits.size()));
+  voxformer::pipeline<cuda_executor, float, voxformer::bfloat16> pipe(gpu, f.config, uploaded.parameters());
+  pipe.run(levels.views, tensor_view<const float, 3>(lidar2img.view<3>({f.config.cameras, 4, 4})),
+           tensor_view<const std::uint8_t, 1>(proposal.view<1>({f.proposal.size()})), labels.view<3>(grid),
+           logits.view<4>(logit_shape));
+  VOXFORMER_CUDA_CHECK(cudaDeviceSynchronize());
+
+  const auto gpu_logits = logits.to_host();
+  ASSERT_EQ(gpu_logits.size(), cpu_logits.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < gpu_logits.size(); ++i) {
+    const double d = std::abs(static_cast<double>(gpu_logits[i]) - cpu_logits[i]);
+    if (!(d <= worst)) worst = d;  // NaN is the worst
+  }
+  const int products = 4 * static_cast<int>(f.config.layers_cross + f.config.layers_self);
+  EXPECT_LE(worst, products * std::ldexp(largest_magnitude(cpu_logits), -7)) << "after " << products << " products";
+  const auto gpu_labels = labels.to_host();
+  std::size_t agree = 0;
+  for (std::size_t i = 0; i < gpu_labels.size(); ++i) agree += gpu_labels[i] == cpu_labels[i];
+  EXPECT_GE(static_cast<double>(agree) / static_cast<double>(gpu_labels.size()), 0.99);
+}
+
+// A batch of three frames on the GPU — the fixture's proposal, none, every voxel; features shifted per frame — against
+// the CPU's batch, frame by frame, with the fp32 tolerance above.
+TEST(CudaPipelines, PipelineBatchMatchesCpu) {
+  REQUIRE_GPU();
+  const test::pipeline_fixture f(fixtures / "pipeline" / "t_small");
+  const auto weights = voxformer::parameter_store<float>::from_file(
+      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto voxels = static_cast<std::size_t>(f.config.voxels());
+  const auto* mask = f.proposal.data<std::uint8_t>();
+  const test::frame_batch batch(f, {std::vector<std::uint8_t>(mask, mask + voxels),
+                                    std::vector<std::uint8_t>(voxels, 0), std::vector<std::uint8_t>(voxels, 1)});
+  const auto grid = f.config.output_volume();
+  const std::array<index_t, 4> label_shape{3, grid[0], grid[1], grid[2]};
+  const std::array<index_t, 5> logit_shape{3, f.config.classes, grid[0], grid[1], grid[2]};
+  const auto frame_voxels = static_cast<std::size_t>(f.config.output_voxels());
+  const auto frame_logits = frame_voxels * static_cast<std::size_t>(f.config.classes);
+  std::vector<std::uint8_t> cpu_labels(3 * frame_voxels);
+  std::vector<float> cpu_logits(3 * frame_logits);
+  voxformer::pipeline<cpu_executor, float> on_cpu(cpu_executor{2}, f.config, weights.parameters());
+  const auto masks = voxformer::make_view<2>(batch.proposals.data(), {3, f.config.voxels()});
+  on_cpu.run_batch(batch.feature_views, batch.matrices(), masks,
+                   voxformer::make_view<4>(cpu_labels.data(), label_shape),
+                   voxformer::make_view<5>(cpu_logits.data(), logit_shape));
+
+  const cuda_executor gpu{};
+  const auto uploaded = weights.upload(gpu);
+  const device_features levels(batch);
+  device_buffer<float> lidar2img(batch.lidar2img);
+  device_buffer<std::uint8_t> proposal(batch.proposals);
+  device_buffer<std::uint8_t> labels(std::vector<std::uint8_t>(cpu_labels.size()));
+  device_buffer<float> logits(std::vector<float>(cpu_logits.size()));
+  voxformer::pipeline<cuda_executor, float> pipe(gpu, f.config, uploaded.parameters());
+  const auto reports =
+      pipe.run_batch(levels.views, tensor_view<const float, 4>(lidar2img.view<4>(batch.matrices().extents())),
+                     tensor_view<const std::uint8_t, 2>(proposal.view<2>(masks.extents())), labels.view<4>(label_shape),
+                     logits.view<5>(logit_shape));
+  VOXFORMER_CUDA_CHECK(cudaDeviceSynchronize());
+  ASSERT_EQ(reports.size(), 3u);
+  const auto gpu_labels = labels.to_host();
+  const auto gpu_logits = logits.to_host();
+  for (std::size_t b = 0; b < 3; ++b) {
+    SCOPED_TRACE("frame " + std::to_string(b));
+    auto frame = [&](const auto& all, std::size_t size) {  // frame b's part of a batch's values
+      using value = typename std::decay_t<decltype(all)>::value_type;
+      return std::vector<value>(all.begin() + b * size, all.begin() + (b + 1) * size);
+    };
+    expect_close_to_cpu(frame(gpu_logits, frame_logits), frame(cpu_logits, frame_logits), "logits");
+    expect_clear_labels_equal(frame(gpu_labels, frame_voxels), frame(cpu_labels, frame_voxels),
+                              frame(cpu_logits, frame_logits), f.config.classes);
+  }
+  EXPECT_EQ(reports[0].proposals, 62);
+  EXPECT_EQ(reports[1].proposals, 0);
+  EXPECT_EQ(reports[2].proposals, f.config.voxels());
 }
 
 }  // namespace

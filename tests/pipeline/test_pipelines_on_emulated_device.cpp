@@ -5,13 +5,18 @@
 // build, whose CPU pipelines run the same kernels (tests/CMakeLists.txt).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <vector>
 
 #include "support/backbone_fixture.hpp"
 #include "support/emulated_device.hpp"
+#include "support/error_of.hpp"
+#include "support/frame_batch.hpp"
 #include "support/model_fixture.hpp"
 #include "support/pipeline_fixture.hpp"
 #include "support/qpn_fixture.hpp"
@@ -23,6 +28,36 @@ using test::emulated_device_tensor;
 using voxformer::cpu_executor;
 using voxformer::index_t;
 using voxformer::tensor_view;
+
+//! The pipeline fixture's frame in emulated device memory: its feature levels, matrices and proposal — poisoned on
+//! request with a NaN as the last element of one level, or an Inf at one element of the matrices.
+struct device_frame {
+  std::vector<emulated_device_tensor<float, 5>> levels;
+  std::vector<tensor_view<const float, 5>> level_views;
+  emulated_device_tensor<float, 3> lidar2img;
+  emulated_device_tensor<std::uint8_t, 1> proposal;
+
+  explicit device_frame(const test::pipeline_fixture& f, std::size_t nan_level = SIZE_MAX,
+                        std::size_t inf_matrix_element = SIZE_MAX)
+      : lidar2img({f.config.cameras, 4, 4}, values_of<float>(f.lidar2img, inf_matrix_element, INFINITY)),
+        proposal({f.proposal.size()}, values_of<std::uint8_t>(f.proposal, SIZE_MAX, 0)) {
+    for (std::size_t l = 0; l < f.features.size(); ++l) {
+      const auto& level = f.features[l];
+      levels.emplace_back(test::fixture_shape<5>(level),
+                          values_of<float>(level, l == nan_level ? level.size() - 1 : SIZE_MAX, NAN));
+      level_views.emplace_back(levels.back().view);
+    }
+  }
+  tensor_view<const float, 3> matrices() const { return lidar2img.view; }
+  tensor_view<const std::uint8_t, 1> mask() const { return proposal.view; }
+
+  template <class E>
+  static std::vector<E> values_of(const voxformer::io::npy_array& a, std::size_t poisoned, E poison) {
+    std::vector<E> values(a.data<E>(), a.data<E>() + a.size());
+    if (poisoned < values.size()) values[poisoned] = poison;
+    return values;
+  }
+};
 
 // Stage 1 on the device: the weights uploaded, the occupancy in device memory, the proposal and logits written
 // there; the frame reads nothing of device memory on the host but its proposal count, once, after the frame
@@ -72,36 +107,26 @@ TEST(PipelinesOnEmulatedDevice, ImagePipelineAsOnTheCpu) {
 
 // Stage 2 + head on the device, both layouts: weights uploaded, features, matrices and the proposal in device
 // memory, labels and logits written there. The host reads device memory only through `copy_to_host`, which the
-// emulated executor counts: the proposal count, the cameras' list offsets, the self-attention chunks' seed ranges
-// and the report's count of proposals no camera sees — four reads a frame, each a synchronisation on a GPU. Against
-// the CPU executor on the same fixture, bit for bit.
+// emulated executor counts: before anything is written, one read per floating input (the matrices, each feature
+// level: where its first non-finite value is) and the proposal count; then, once the projection has run, one read of
+// every count the rest of the frame needs (the cameras' list offsets, the self-attention chunks' seed ranges, the
+// report's count of proposals no camera sees) — two reads a frame, each a synchronisation on a GPU. Against the CPU
+// executor on the same fixture, bit for bit.
 TEST(PipelinesOnEmulatedDevice, PipelineAsOnTheCpu) {
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
   const auto weights = voxformer::parameter_store<float>::from_file(
       f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
   const emulated_device_executor device;
   const auto uploaded = weights.upload(device);
-  std::vector<emulated_device_tensor<float, 5>> levels;
-  std::vector<tensor_view<const float, 5>> level_views;
-  for (const auto& level : f.features) {
-    const auto& e = level.shape;
-    levels.emplace_back(std::array<index_t, 5>{e[0], e[1], e[2], e[3], e[4]},
-                        std::vector<float>(level.data<float>(), level.data<float>() + level.size()));
-    level_views.emplace_back(levels.back().view);
-  }
-  const float* matrices = f.lidar2img.data<float>();
-  emulated_device_tensor<float, 3> lidar2img({f.config.cameras, 4, 4}, std::vector<float>(matrices, matrices + f.lidar2img.size()));
-  const auto* mask = f.proposal.data<std::uint8_t>();
-  emulated_device_tensor<std::uint8_t, 1> proposal({f.proposal.size()}, std::vector<std::uint8_t>(mask, mask + f.proposal.size()));
+  const device_frame frame(f);
   const auto grid = f.config.output_volume();
   test::for_each_layout(f, weights.parameters(), [&](const voxformer::pipeline_options& options, const test::pipeline_outputs& on_cpu) {
     voxformer::pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters(), options);
     emulated_device_tensor<std::uint8_t, 3> labels({grid[0], grid[1], grid[2]});
     emulated_device_tensor<float, 4> logits({f.config.classes, grid[0], grid[1], grid[2]});
     const std::size_t reads_before = test::emulated_host_reads();
-    const auto& report = pipe.run(level_views, tensor_view<const float, 3>(lidar2img.view),
-                                  tensor_view<const std::uint8_t, 1>(proposal.view), labels.view, logits.view);
-    EXPECT_EQ(test::emulated_host_reads() - reads_before, 4u);
+    const auto& report = pipe.run(frame.level_views, frame.matrices(), frame.mask(), labels.view, logits.view);
+    EXPECT_EQ(test::emulated_host_reads() - reads_before, 1 + f.features.size() + 2);
     EXPECT_EQ(test::download(labels.view), on_cpu.labels);
     EXPECT_EQ(test::download(logits.view), on_cpu.logits);
     EXPECT_EQ(report.proposals, on_cpu.report.proposals);
@@ -110,61 +135,72 @@ TEST(PipelinesOnEmulatedDevice, PipelineAsOnTheCpu) {
   });
 }
 
+// bfloat16 layer weights on the device: the pipeline rounds its uploaded fp32 weights there, and its products are the
+// backend's bfloat16 ones. The CPU executor's bfloat16 pipeline's outputs, bit for bit, with the fp32 pipeline's reads.
+TEST(PipelinesOnEmulatedDevice, PipelineWithBfloat16WeightsAsOnTheCpu) {
+  const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
+  const auto weights = voxformer::parameter_store<float>::from_file(
+      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto grid = f.config.output_volume();
+  const std::array<index_t, 4> logit_shape{f.config.classes, grid[0], grid[1], grid[2]};
+  std::vector<std::uint8_t> cpu_labels(static_cast<std::size_t>(f.config.output_voxels()));
+  std::vector<float> cpu_logits(cpu_labels.size() * static_cast<std::size_t>(f.config.classes));
+  voxformer::pipeline<cpu_executor, float, voxformer::bfloat16> on_cpu(cpu_executor{2}, f.config, weights.parameters());
+  on_cpu.run(f.features, f.lidar2img, f.proposal, voxformer::make_view<3>(cpu_labels.data(), grid),
+             voxformer::make_view<4>(cpu_logits.data(), logit_shape));
+
+  const emulated_device_executor device;
+  const auto uploaded = weights.upload(device);
+  const device_frame frame(f);
+  emulated_device_tensor<std::uint8_t, 3> labels(grid);
+  emulated_device_tensor<float, 4> logits(logit_shape);
+  voxformer::pipeline<emulated_device_executor, float, voxformer::bfloat16> pipe(device, f.config,
+                                                                                 uploaded.parameters());
+  const std::size_t reads_before = test::emulated_host_reads();
+  pipe.run(frame.level_views, frame.matrices(), frame.mask(), labels.view, logits.view);
+  EXPECT_EQ(test::emulated_host_reads() - reads_before, 1 + f.features.size() + 2);
+  EXPECT_EQ(test::download(labels.view), cpu_labels);
+  EXPECT_EQ(test::download(logits.view), cpu_logits);
+}
+
 // A batch of two frames on the device — the fixture's, then one with its features shifted and its proposal empty —
-// against the CPU executor's batch, bit for bit, with the same four reads per frame.
+// against the CPU executor's batch, bit for bit: after the inputs' checks, one read of both frames' proposal counts,
+// then one read per frame.
 TEST(PipelinesOnEmulatedDevice, PipelineBatchAsOnTheCpu) {
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
   const auto weights = voxformer::parameter_store<float>::from_file(
       f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
-  auto twice = [](const voxformer::io::npy_array& a, auto element) {
-    using E = decltype(element);
-    std::vector<E> values(a.data<E>(), a.data<E>() + a.size());
-    values.insert(values.end(), values.begin(), values.end());
-    return values;
-  };
-  std::vector<std::vector<float>> features;
-  for (const auto& level : f.features) {
-    auto& values = features.emplace_back(twice(level, 0.f));
-    for (std::size_t i = values.size() / 2; i < values.size(); ++i) values[i] += 0.5f;
-  }
-  const auto matrices = twice(f.lidar2img, 0.f);
-  auto masks = twice(f.proposal, std::uint8_t{});
-  std::fill(masks.begin() + f.config.voxels(), masks.end(), std::uint8_t{0});
+  const auto* mask = f.proposal.data<std::uint8_t>();
+  const test::frame_batch batch(f, {std::vector<std::uint8_t>(mask, mask + f.config.voxels()),
+                                    std::vector<std::uint8_t>(static_cast<std::size_t>(f.config.voxels()), 0)});
   const auto grid = f.config.output_volume();
   const std::array<index_t, 4> label_shape{2, grid[0], grid[1], grid[2]};
   const std::array<index_t, 5> logit_shape{2, f.config.classes, grid[0], grid[1], grid[2]};
-  auto batch_shape = [](const voxformer::io::npy_array& level) {
-    const auto& e = level.shape;
-    return std::array<index_t, 5>{2, e[1], e[2], e[3], e[4]};
-  };
-
-  std::vector<tensor_view<const float, 5>> host_levels;
-  for (std::size_t l = 0; l < features.size(); ++l)
-    host_levels.emplace_back(features[l].data(), batch_shape(f.features[l]));
   std::vector<std::uint8_t> cpu_labels(static_cast<std::size_t>(2 * f.config.output_voxels()));
   std::vector<float> cpu_logits(cpu_labels.size() * static_cast<std::size_t>(f.config.classes));
   voxformer::pipeline<cpu_executor, float> on_cpu(cpu_executor{2}, f.config, weights.parameters());
-  on_cpu.run_batch(host_levels, voxformer::make_view<4>(matrices.data(), {2, f.config.cameras, 4, 4}),
-                   voxformer::make_view<2>(static_cast<const std::uint8_t*>(masks.data()), {2, f.config.voxels()}),
-                   voxformer::make_view<4>(cpu_labels.data(), label_shape), voxformer::make_view<5>(cpu_logits.data(), logit_shape));
+  on_cpu.run_batch(batch.feature_views, batch.matrices(),
+                   voxformer::make_view<2>(batch.proposals.data(), {2, f.config.voxels()}),
+                   voxformer::make_view<4>(cpu_labels.data(), label_shape),
+                   voxformer::make_view<5>(cpu_logits.data(), logit_shape));
 
   const emulated_device_executor device;
   const auto uploaded = weights.upload(device);
   std::vector<emulated_device_tensor<float, 5>> levels;
   std::vector<tensor_view<const float, 5>> level_views;
-  for (std::size_t l = 0; l < features.size(); ++l) {
-    levels.emplace_back(batch_shape(f.features[l]), features[l]);
+  for (std::size_t l = 0; l < batch.features.size(); ++l) {
+    levels.emplace_back(batch.feature_views[l].extents(), batch.features[l]);
     level_views.emplace_back(levels.back().view);
   }
-  emulated_device_tensor<float, 4> lidar2img({2, f.config.cameras, 4, 4}, matrices);
-  emulated_device_tensor<std::uint8_t, 2> proposal({2, f.config.voxels()}, masks);
+  emulated_device_tensor<float, 4> lidar2img(batch.matrices().extents(), batch.lidar2img);
+  emulated_device_tensor<std::uint8_t, 2> proposal({2, f.config.voxels()}, batch.proposals);
   emulated_device_tensor<std::uint8_t, 4> labels(label_shape);
   emulated_device_tensor<float, 5> logits(logit_shape);
   voxformer::pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters());
   const std::size_t reads_before = test::emulated_host_reads();
   const auto reports = pipe.run_batch(level_views, tensor_view<const float, 4>(lidar2img.view),
                                       tensor_view<const std::uint8_t, 2>(proposal.view), labels.view, logits.view);
-  EXPECT_EQ(test::emulated_host_reads() - reads_before, 8u);
+  EXPECT_EQ(test::emulated_host_reads() - reads_before, 1 + batch.features.size() + 1 + 2);
   EXPECT_EQ(test::download(labels.view), cpu_labels);
   EXPECT_EQ(test::download(logits.view), cpu_logits);
   ASSERT_EQ(reports.size(), 2u);
@@ -173,8 +209,8 @@ TEST(PipelinesOnEmulatedDevice, PipelineBatchAsOnTheCpu) {
 }
 
 // The whole model on the device, images to labels (VoxFormer-S and -T, shape-reduced): both checkpoints' parts
-// uploaded, the camera images, matrices and proposal in device memory. Its host reads are the head's four — the
-// image path reads none — and its outputs are the CPU's bit for bit.
+// uploaded, the camera images, matrices and proposal in device memory. Its host reads are stage 2's — the image path
+// reads none — and its outputs are the CPU's bit for bit.
 TEST(PipelinesOnEmulatedDevice, WholeModelAsOnTheCpu) {
   for (const char* name : {"s_images", "t_images"}) {
     SCOPED_TRACE(name);
@@ -206,9 +242,66 @@ TEST(PipelinesOnEmulatedDevice, WholeModelAsOnTheCpu) {
     const std::size_t reads_before = test::emulated_host_reads();
     model.run(tensor_view<const std::uint8_t, 4>(images.view), tensor_view<const float, 3>(lidar2img.view),
               tensor_view<const std::uint8_t, 1>(proposal.view), labels.view, logits.view);
-    EXPECT_EQ(test::emulated_host_reads() - reads_before, 4u);
+    EXPECT_EQ(test::emulated_host_reads() - reads_before, static_cast<std::size_t>(1 + f.config.head.levels() + 2));
     EXPECT_EQ(test::download(labels.view), cpu_labels);
     EXPECT_EQ(test::download(logits.view), cpu_logits);
+  }
+}
+
+// A NaN or Inf in device memory is found where it lives (the host cannot scan it) and named as on the CPU — the
+// argument and the element — before anything is written: the outputs keep what they held.
+TEST(PipelinesOnEmulatedDevice, NonFiniteInputsAreErrorsAndWriteNothing) {
+  const emulated_device_executor device;
+  {
+    const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
+    const auto weights = voxformer::parameter_store<float>::from_file(
+        f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+    const auto uploaded = weights.upload(device);
+    const auto grid = f.config.output_volume();
+    const std::vector<std::uint8_t> untouched(static_cast<std::size_t>(f.config.output_voxels()), 77);
+    emulated_device_tensor<std::uint8_t, 3> labels(grid, untouched);
+    voxformer::pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters());
+    auto run = [&](const device_frame& frame) {
+      return test::error_of([&] { pipe.run(frame.level_views, frame.matrices(), frame.mask(), labels.view); });
+    };
+    const std::string op = "voxformer::pipeline::run: ";
+    const std::string finite = "; every value must be finite";
+    EXPECT_EQ(run(device_frame(f, 1)), op + "argument 'features[1]' holds nan at [0, 1, 31, 2, 4]" + finite);
+    EXPECT_EQ(run(device_frame(f, SIZE_MAX, 5)), op + "argument 'lidar2img' holds inf at [0, 1, 1]" + finite);
+    EXPECT_EQ(test::download(labels.view), untouched);
+  }
+  {
+    const test::qpn_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "qpn" / "f32_64x64");
+    const auto weights = f.weights();
+    const auto uploaded = weights.upload(device);
+    const auto& g = f.config.grid;
+    std::vector<float> grid(f.grid.data<std::uint8_t>(), f.grid.data<std::uint8_t>() + f.grid.size());
+    grid[static_cast<std::size_t>((3 * g[1] + 4) * g[2] + 5)] = -INFINITY;
+    const emulated_device_tensor<float, 3> occupancy({g[0], g[1], g[2]}, grid);
+    const auto half = f.config.output_grid();
+    const emulated_device_tensor<std::uint8_t, 3> proposal({half[0], half[1], half[2]},
+                                                           std::vector<std::uint8_t>(f.grid.size() / 8, 77));
+    voxformer::proposal_pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters());
+    EXPECT_EQ(test::error_of([&] { pipe.run(tensor_view<const float, 3>(occupancy.view), proposal.view); }),
+              "voxformer::proposal_pipeline::run: argument 'occupancy' holds -inf at [3, 4, 5]; "
+              "every value must be finite");
+    EXPECT_EQ(test::download(proposal.view), std::vector<std::uint8_t>(f.grid.size() / 8, 77));
+  }
+  {
+    const test::backbone_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "backbone" / "w8_k3");
+    const auto weights = f.weights();
+    const auto uploaded = weights.upload(device);
+    const auto [h, w] = f.config.crop;
+    std::vector<float> normalised(static_cast<std::size_t>(f.image_count() * 3 * h * w), 0.5f);
+    normalised[static_cast<std::size_t>(3 * h * w + 2 * w + 1)] = NAN;  // image 1, channel 0, row 2, column 1
+    const emulated_device_tensor<float, 4> images({f.image_count(), 3, h, w}, normalised);
+    const auto [fh, fw] = f.config.feature_shape();
+    const emulated_device_tensor<float, 4> features({f.image_count(), f.config.neck_channels, fh, fw});
+    voxformer::image_pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters());
+    EXPECT_EQ(test::error_of([&] { pipe.run(tensor_view<const float, 4>(images.view), features.view); }),
+              "voxformer::image_pipeline::run: argument 'images' holds nan at [1, 0, 2, 1]; every value must be finite");
+    const auto untouched = test::download(features.view);
+    EXPECT_EQ(std::count(untouched.begin(), untouched.end(), -1.f), static_cast<long>(untouched.size()));
   }
 }
 

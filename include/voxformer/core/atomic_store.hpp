@@ -40,4 +40,16 @@ VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE void min_relaxed(float* address, flo
 #endif
 }
 
+//! *address = min(*address, value) for an index (the first of several positions found in parallel).
+VOXFORMER_HOST_DEVICE VOXFORMER_FORCEINLINE void min_relaxed(index_t* address, index_t value) {
+#if defined(__CUDA_ARCH__)
+  static_assert(sizeof(index_t) == sizeof(long long));
+  atomicMin(reinterpret_cast<long long*>(address), static_cast<long long>(value));
+#else
+  std::atomic_ref<index_t> target(*address);
+  for (index_t current = target.load(std::memory_order_relaxed); value < current;)
+    if (target.compare_exchange_weak(current, value, std::memory_order_relaxed)) break;
+#endif
+}
+
 }  // namespace voxformer::detail

@@ -198,27 +198,32 @@ class self_attention_layer {
     linear(executor, token, p.value_proj, tensor_view<T, 2>(derived_.mask_value.data(), {1, c}, derived_.mask_value.space()));
   }
 
-  //! Where the chunks of `chunk_rows` voxels begin in the seed list: `run_first`'s host memory for them, in index_t.
+  //! How many chunk boundaries `find_seed_bounds` writes for chunks of `chunk_rows` voxels.
   static index_t seed_bound_count(const model_config& config, index_t chunk_rows) {
     return (config.voxels() + chunk_rows - 1) / chunk_rows + 1;
   }
 
+  //! bounds [seed_bound_count] = where each chunk of `chunk_rows` of the `voxels` voxels begins in the seed list
+  //! `unmasked` (ascending): the proposed voxels of a chunk are consecutive seeds, one GEMM each, whose size the
+  //! host needs — found on the device by binary search, for the caller to read with the frame's other counts.
+  template <class Executor, class I>
+  static void find_seed_bounds(const Executor& executor, const tensor_view<const I, 1>& unmasked, index_t chunk_rows,
+                               index_t voxels, const tensor_view<index_t, 1>& bounds) {
+    parallel_for(executor, bounds.extent(0), kernels::seed_chunk_bounds<I>{unmasked, chunk_rows, voxels, bounds}, 1);
+  }
+
   //! The first layer: `volume` [N, C] holds the mask token except in the rows `unmasked` [Nq], which hold
-  //! `seeds` [Nq, C]; `seed_row_of` [N] is `unmasked` inverted (`seed_rows_of_voxels`). `seed_bounds`: host memory
-  //! of `seed_bound_count` elements, where the chunks' seed ranges are read once (each range sizes a GEMM).
+  //! `seeds` [Nq, C]; `seed_row_of` [N] is `unmasked` inverted (`seed_rows_of_voxels`). `seed_bounds`: host memory,
+  //! what `find_seed_bounds` wrote for this `unmasked` and `chunk_rows`.
   template <class Executor, class I>
   void run_first(const Executor& executor, const tensor_view<T, 2>& volume, const tensor_view<const T, 2>& seeds,
                  const tensor_view<const I, 1>& unmasked, const tensor_view<const I, 1>& seed_row_of,
-                 index_t chunk_rows, std::span<index_t> seed_bounds, workspace scratch) const {
+                 index_t chunk_rows, std::span<const index_t> seed_bounds, workspace scratch) const {
     auto buffers = carve_frame(config_, seeds.extent(0), chunk_rows, scratch);
     const auto seed_values = leading_slice(buffers.seed_values, 0, seeds.extent(0));
     linear(executor, seeds, params_.value_proj, seed_values);
     const mask_token_scatter_arguments<T, I> values{seed_values, unmasked, derived_.mask_value, buffers.value_map};
     validate_and_run(executor, values);
-    // The proposed voxels of a chunk are consecutive seeds (`unmasked` ascends): one GEMM each, sized on the host.
-    parallel_for(executor, buffers.seed_bounds.extent(0),
-                 kernels::seed_chunk_bounds<I>{unmasked, chunk_rows, volume.extent(0), buffers.seed_bounds}, 1);
-    copy_to_host(executor, seed_bounds.data(), buffers.seed_bounds.data(), seed_bounds.size_bytes());
     for_each_chunk(executor, volume, chunk_rows, buffers, [&](index_t first, index_t rows, const tensor_view<T, 2>& sampling) {
       const index_t seed_first = seed_bounds[static_cast<std::size_t>(first / chunk_rows)];
       const index_t seed_end = seed_bounds[static_cast<std::size_t>(first / chunk_rows + 1)];
@@ -325,7 +330,6 @@ class self_attention_layer {
 
   struct frame_views {
     tensor_view<T, 2> value_map, seed_values, sampling, seed_sampling, sampled;
-    tensor_view<index_t, 1> seed_bounds;  // [seed_bound_count]
     workspace tail;
   };
   static frame_views carve_frame(const model_config& config, index_t seeds, index_t chunk_rows, workspace& memory) {
@@ -337,7 +341,6 @@ class self_attention_layer {
     f.sampling = memory.take_view<T, 2>({rows, width});
     f.seed_sampling = memory.take_view<T, 2>({seeds > 0 ? rows : 0, width});
     f.sampled = memory.take_view<T, 2>({rows, c});
-    f.seed_bounds = memory.take_view<index_t, 1>({seed_bound_count(config, chunk_rows)});
     f.tail = memory;
     memory.take<std::byte>(static_cast<index_t>(finish_layer_bytes<T>(config, rows)));
     return f;

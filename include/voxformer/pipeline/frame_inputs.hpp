@@ -1,6 +1,6 @@
 //! @file How the pipelines take a frame's tensors: the user's tensor types turned into checked views — a batch of
 //! one seen with or without its batch axis, a proposal as a flat mask, the image features one tensor per level —
-//! and the checks of their values that views alone cannot make (non-finite numbers in host memory).
+//! and the check of their values that views alone cannot make (non-finite numbers).
 #pragma once
 
 #include <array>
@@ -15,6 +15,8 @@
 #include "voxformer/core/shape_check.hpp"
 #include "voxformer/core/tensor_traits.hpp"
 #include "voxformer/core/tensor_view.hpp"
+#include "voxformer/core/workspace.hpp"
+#include "voxformer/ops/common/first_non_finite.hpp"
 
 namespace voxformer::detail {
 
@@ -132,23 +134,54 @@ void for_each_element(const tensor_view<T, Rank>& view, const F& f) {
 
 namespace voxformer {
 
-//! Checks that every value of a host tensor is finite once converted to `Target` (the type the pipeline computes
+namespace detail {
+
+template <class Target, class Value, std::size_t Rank>
+[[noreturn]] void fail_non_finite(std::string_view op, std::string_view arg, Value value,
+                                  const std::array<index_t, Rank>& index) {
+  fail(op, ": argument '", arg, "' holds ", value, " at ", format_shape(index),
+       std::isfinite(value) ? "; it overflows " + to_string(dtype_of<Target>()) + ", which the pipeline computes in"
+                            : std::string("; every value must be finite"));
+}
+
+//! The indices of element `flat` (C order) of a tensor with these extents.
+template <std::size_t Rank>
+std::array<index_t, Rank> unravel(index_t flat, const std::array<index_t, Rank>& extents) {
+  std::array<index_t, Rank> index{};
+  for (std::size_t d = Rank; d-- > 0;) {
+    index[d] = flat % extents[d];
+    flat /= extents[d];
+  }
+  return index;
+}
+
+}  // namespace detail
+
+//! Checks that every value of a floating tensor is finite once converted to `Target` (the type the pipeline computes
 //! in): a NaN or Inf — or a float64 1e300 that becomes Inf in float32 — would spread through every stage and the
-//! frame would still look normal. Integer tensors and device memory are not scanned (the device pipeline checks
-//! its own).
-template <class Target, class T, int Rank>
-void expect_finite_values(std::string_view op, std::string_view arg, const tensor_view<T, Rank>& view) {
+//! frame would still look normal. The host scans host memory; device memory is scanned by the executor
+//! (`first_non_finite`, one index of `scratch`, one read back), and only a failure reads the value it names.
+template <class Target, class Executor, class T, int Rank>
+void expect_finite_values(const Executor& executor, const workspace& scratch, std::string_view op,
+                          std::string_view arg, const tensor_view<T, Rank>& view) {
   using value_type = std::remove_cv_t<T>;
   if constexpr (std::is_floating_point_v<value_type>) {
-    if (!host_accessible(view.space())) return;
-    detail::for_each_element(view, [&](index_t offset, const std::array<index_t, Rank>& index) {
-      const value_type value = view.data()[offset];
-      if (std::isfinite(static_cast<Target>(value))) [[likely]]
-        return;
-      detail::fail(op, ": argument '", arg, "' holds ", value, " at ", detail::format_shape(index),
-                   std::isfinite(value) ? "; it overflows " + to_string(dtype_of<Target>()) + ", which the pipeline computes in"
-                                        : std::string("; every value must be finite"));
-    });
+    if (host_accessible(view.space())) {
+      detail::for_each_element(view, [&](index_t offset, const std::array<index_t, Rank>& index) {
+        const value_type value = view.data()[offset];
+        if (!std::isfinite(static_cast<Target>(value))) [[unlikely]]
+          detail::fail_non_finite<Target>(op, arg, value, index);
+      });
+      return;
+    }
+    const index_t first = first_non_finite<Target>(executor, view, scratch);
+    if (first == view.size()) return;
+    const auto index = detail::unravel(first, view.extents());
+    index_t offset = 0;
+    for (int d = 0; d < Rank; ++d) offset += index[static_cast<std::size_t>(d)] * view.stride(d);
+    value_type value{};
+    copy_to_host(executor, &value, view.data() + offset, sizeof(value));
+    detail::fail_non_finite<Target>(op, arg, value, index);
   }
 }
 

@@ -103,7 +103,7 @@ class image_pipeline {
       expect_shape(op, "images", "[K, 3, h, w] (normalised)", in, {any_extent, 3, h, w});
       expect_image_count(op, in.extent(0), out);
       expect_accessible(op, "images", executor_, in);
-      expect_finite_values<T>(op, "images", in);
+      expect_finite_values<T>(executor_, check_scratch_, op, "images", in);
       expect_disjoint(op, "features", out, "images", in);
       return run_images(in.extent(0), out, [&](index_t k) {
         return tensor_view<const T, 4>(in.data() + k * in.stride(0), {3, 1, h, w},
@@ -153,6 +153,7 @@ class image_pipeline {
   image_options options_;
   buffer_type derived_memory_, frame_memory_;
   std::size_t frame_bytes_ = 0;  // of frame memory: the activations, then the scratch
+  workspace check_scratch_;      // the scratch, also where the input check in device memory counts
   std::optional<image_backbone<T>> network_;
   observer observer_;
   run_report report_;
@@ -172,7 +173,8 @@ image_pipeline<Executor, T>::image_pipeline(const Executor& executor, image_back
   workspace persistent(derived_memory_.data(), derived_memory_.size(), derived_memory_.space());
   network_.emplace(executor_, config_, parameters, persistent);
   const std::size_t frame = workspace::round_up(network_->frame_bytes());
-  const std::size_t scratch = network_->scratch_bytes(options_.chunk_pixels);
+  const std::size_t scratch =
+      std::max(network_->scratch_bytes(options_.chunk_pixels), workspace::round_up(sizeof(index_t)));
   frame_memory_ = allocate_buffer(executor_, frame + scratch);
   frame_bytes_ = frame;
   report_.workspace_bytes = frame + scratch;
@@ -190,6 +192,7 @@ void image_pipeline<Executor, T>::use_frame_memory(const workspace& memory) {
   const std::size_t scratch = frame_memory_bytes() - frame_bytes_;
   network_->attach(workspace(memory.data(), frame_bytes_, memory.space()),
                    workspace(memory.data() + frame_bytes_, scratch, memory.space()), options_.chunk_pixels);
+  check_scratch_ = workspace(memory.data() + frame_bytes_, scratch, memory.space());
   if (frame_memory_.data() != memory.data()) frame_memory_ = buffer_type{};
 }
 

@@ -138,7 +138,8 @@ class pipeline {
                             const tensor_view<T, 4>& logits, bool with_logits) {
     constexpr const char* op = "voxformer::pipeline::run";
     using M = resolve_element_t<ProposalElement, Proposal, std::uint8_t>;
-    detail::adapt_frame(batch_, op, executor_, config_, features, lidar2img, labels, logits, with_logits);
+    detail::adapt_frame(batch_, op, executor_, memory_.scratch, config_, features, lidar2img, labels, logits,
+                        with_logits);
     run_checked(op, as_batch_of_one(detail::as_flat_mask<M>(proposal, op, config_.volume)));
     return report_;
   }
@@ -148,7 +149,8 @@ class pipeline {
                                        const tensor_view<T, 5>& logits, bool with_logits) {
     constexpr const char* op = "voxformer::pipeline::run_batch";
     using M = resolve_element_t<ProposalElement, Proposal, std::uint8_t>;
-    detail::adapt_batch(batch_, op, executor_, config_, features, lidar2img, labels, logits, with_logits);
+    detail::adapt_batch(batch_, op, executor_, memory_.scratch, config_, features, lidar2img, labels, logits,
+                        with_logits);
     run_checked(op, detail::as_flat_masks<M>(proposal, op, config_.volume, batch_.frames()));
     return {reports_.data(), static_cast<std::size_t>(batch_.frames())};
   }
@@ -158,7 +160,7 @@ class pipeline {
   //! element type), then its journey.
   template <class M>
   void run_checked(const char* op, const tensor_view<const M, 2>& masks) {
-    detail::check_scene_batch(op, executor_, batch_, masks);
+    detail::check_scene_batch(op, executor_, batch_, masks, memory_.scratch);
     clock_ = detail::stage_clock{};  // the first frame's proposal stage includes counting the batch's proposals
     count_proposals(op, masks);
     for (index_t b = 0; b < masks.extent(0); ++b) {
@@ -171,21 +173,34 @@ class pipeline {
     }
   }
 
-  //! Every frame's proposal count, each checked against max_proposals, before any frame is written.
+  //! Every frame's proposal count, each checked against max_proposals, before any frame is written: counted where
+  //! the executor computes into the scratch, as many frames at a time as it holds (all of a batch, but for thousands
+  //! of frames), and read in one copy each time.
   template <class M>
   void count_proposals(const char* op, const tensor_view<const M, 2>& masks) {
-    const auto frames = static_cast<std::size_t>(masks.extent(0));
-    if (reports_.size() < frames) reports_.resize(frames, report_);
-    frame_proposals_.resize(std::max(frame_proposals_.size(), frames));
-    for (std::size_t b = 0; b < frames; ++b) {
-      const auto mask = leading_entry(masks, static_cast<index_t>(b));
-      frame_proposals_[b] = detail::count_flagged(
-          executor_, mask.size(), kernels::proposal_flag<tensor_view<const M, 1>, true>{mask}, memory_.scratch);
-      if (frame_proposals_[b] > options_.max_proposals)
-        detail::fail(op, ": the proposal", frames == 1 ? std::string() : " of frame " + std::to_string(b), " has ",
-                     frame_proposals_[b], " voxels, more than the max_proposals (", options_.max_proposals,
-                     ") this pipeline was built for");
+    const index_t frames = masks.extent(0), voxels = masks.extent(1);
+    if (reports_.size() < static_cast<std::size_t>(frames)) reports_.resize(static_cast<std::size_t>(frames), report_);
+    frame_proposals_.resize(std::max(frame_proposals_.size(), static_cast<std::size_t>(frames)));
+    const std::size_t compaction = compact_workspace_bytes(executor_, voxels);
+    const auto per_read = std::max<index_t>(
+        1, static_cast<index_t>((memory_.scratch.capacity() - compaction) / workspace::alignment *
+                                (workspace::alignment / sizeof(index_t))));
+    for (index_t first = 0; first < frames; first += per_read) {
+      const index_t count = std::min(per_read, frames - first);
+      workspace scratch = memory_.scratch;
+      const auto counts = scratch.take_view<index_t, 1>({count});
+      for (index_t b = 0; b < count; ++b) {
+        const auto mask = leading_entry(masks, first + b);
+        detail::count_flagged_into(executor_, voxels, kernels::proposal_flag<tensor_view<const M, 1>, true>{mask},
+                                   leading_slice(counts, b, 1), scratch);
+      }
+      copy_to_host(executor_, frame_proposals_.data() + first, counts.data(), sizeof(index_t) * count);
     }
+    for (index_t b = 0; b < frames; ++b)
+      if (const index_t proposals = frame_proposals_[static_cast<std::size_t>(b)]; proposals > options_.max_proposals)
+        detail::fail(op, ": the proposal", frames == 1 ? std::string() : " of frame " + std::to_string(b), " has ",
+                     proposals, " voxels, more than the max_proposals (", options_.max_proposals,
+                     ") this pipeline was built for");
   }
 
   // The journey and what it is made of: defined below the class, so that a program can compile them once
@@ -213,7 +228,7 @@ class pipeline {
   std::optional<camera_rebatch<T, I>> rebatch_;  // made once the options are checked
   stage2_memory<T, W, I> memory_;                 // the frame's buffers and scratch, within frame_memory_
   index_t proposals_ = 0;                    // the running frame's proposal count, on the host
-  std::vector<index_t> seed_bounds_;         // host: where each self-attention chunk's seeds begin
+  std::vector<std::byte> host_counts_;       // the host's copy of the frame's counts (stage2_memory)
   scene_batch<T> batch_;                            // the call's frames
   std::vector<tensor_view<const T, 5>> frame_levels_;  // the running frame's features, [1, K, C, h, w] per level
   std::vector<index_t> frame_proposals_;            // host: each frame's proposal count, counted before any runs
@@ -264,11 +279,19 @@ const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame)
   const auto queries = leading_slice(memory_.queries, 0, nq);
   const auto unmasked = tensor_view<const I, 1>(leading_slice(memory_.unmasked, 0, nq));
   seed_rows_of_voxels(executor_, unmasked, memory_.seed_row_of);
+  self_attention_layer<T, W>::find_seed_bounds(executor_, unmasked, options_.chunk_rows, config_.voxels(),
+                                               memory_.seed_bounds);
   finish_stage(stage, memory_.scratch_bytes().proposal);
   flatten_image_values(executor_, frame_levels_, params_.cams_embeds, params_.level_embeds, memory_.image_values);
+  rebatch_->project(executor_, frame.lidar2img, unmasked, memory_.unseen, memory_.scratch);
+  // The frame's one read: every count the host needs from here on (a synchronisation on a GPU).
+  copy_to_host(executor_, host_counts_.data(), memory_.counts_begin(), memory_.counts_bytes());
   const cross_frame<T, I> cameras =
-      rebatch_->run(executor_, frame.lidar2img, unmasked, memory_.image_values, memory_.scratch);
-  report_.seen_by_no_camera = rebatch_->count_visible(executor_, report_.visible_per_camera, nq, memory_.scratch);
+      rebatch_->batches(executor_, memory_.on_host(host_counts_.data(), rebatch_->offsets()), memory_.image_values,
+                        report_.visible_per_camera, memory_.scratch);
+  report_.seen_by_no_camera = *memory_.on_host(host_counts_.data(), memory_.unseen.data());
+  const std::span<const index_t> seed_bounds(memory_.on_host(host_counts_.data(), memory_.seed_bounds.data()),
+                                             static_cast<std::size_t>(memory_.seed_bounds.extent(0)));
   finish_stage(stage, memory_.scratch_bytes().batch);
 
   validate_and_run(executor_, gather_rows_arguments<T, I>{params_.bev_embed, unmasked, queries});
@@ -284,7 +307,7 @@ const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame)
   for (std::size_t l = 0; l < self_.size(); ++l) {
     if (l == 0)
       self_[l].run_first(executor_, memory_.volume, tensor_view<const T, 2>(queries), unmasked,
-                         tensor_view<const I, 1>(memory_.seed_row_of), options_.chunk_rows, seed_bounds_,
+                         tensor_view<const I, 1>(memory_.seed_row_of), options_.chunk_rows, seed_bounds,
                          memory_.scratch);
     else
       self_[l].run(executor_, memory_.volume, options_.chunk_rows, memory_.scratch);
@@ -335,8 +358,7 @@ void pipeline<Executor, T, W>::build_frame_memory() {
   report_.workspace_bytes = memory_.bytes();
   batch_.features.resize(static_cast<std::size_t>(config_.levels()));
   frame_levels_.resize(batch_.features.size());
-  seed_bounds_.resize(
-      static_cast<std::size_t>(self_attention_layer<T, W>::seed_bound_count(config_, options_.chunk_rows)));
+  host_counts_.resize(memory_.counts_bytes());
   use_frame_memory(workspace(frame_memory_.data(), frame_memory_.size(), frame_memory_.space()));
 }
 

@@ -143,7 +143,7 @@ class proposal_pipeline {
     const auto grid = as_view<const M, 3>(occupancy, op, "occupancy");
     expect_shape(op, "occupancy", "[X, Y, Z]", grid, {config_.grid[0], config_.grid[1], config_.grid[2]});
     expect_accessible(op, "occupancy", executor_, grid);
-    expect_finite_values<T>(op, "occupancy", grid);
+    expect_finite_values<T>(executor_, count_scratch_, op, "occupancy", grid);
     const auto out = as_view<std::uint8_t, 3>(proposal, op, "proposal");
     const auto half = config_.output_grid();
     expect_shape(op, "proposal", "[X/2, Y/2, Z/2]", out, {half[0], half[1], half[2]});
@@ -166,7 +166,7 @@ class proposal_pipeline {
     const auto grids = as_view<const M, 4>(occupancy, op, "occupancy");
     expect_shape(op, "occupancy", "[B, X, Y, Z]", grids, {frames, config_.grid[0], config_.grid[1], config_.grid[2]});
     expect_accessible(op, "occupancy", executor_, grids);
-    expect_finite_values<T>(op, "occupancy", grids);
+    expect_finite_values<T>(executor_, count_scratch_, op, "occupancy", grids);
     if (with_logits)
       expect_shape(op, "logits", "[B, 2, X/2, Y/2, Z/2]", logits,
                    {frames, qpn_config::classes, half[0], half[1], half[2]});
@@ -206,7 +206,7 @@ class proposal_pipeline {
   buffer_type derived_memory_, frame_memory_;
   std::size_t frame_bytes_ = 0;  // of frame memory: the activations, then the scratch
   std::optional<query_proposal_network<T>> network_;
-  workspace count_scratch_;
+  workspace count_scratch_;  // the scratch, where proposals are counted and inputs in device memory checked
   observer observer_;
   run_report report_;                // the running frame's
   std::vector<run_report> reports_;  // one per frame of the call

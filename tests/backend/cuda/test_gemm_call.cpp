@@ -5,12 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "support/error_of.hpp"
 #include "support/stored_matrix.hpp"
+#include "voxformer/backend/cuda/gemm_bf16_plan.hpp"
 #include "voxformer/backend/cuda/gemm_call.hpp"
 
 namespace {
@@ -19,21 +23,26 @@ using voxformer::blas_transpose;
 using voxformer::index_t;
 using voxformer::tensor_view;
 
-//! cuBLAS's gemm on the host: C = op(A)·op(B) + beta·C, column-major, element (i, j) of X at x[i + j·ldx].
-void column_major_gemm(const voxformer::gemm_call<double>& g, double beta) {
-  auto op = [](blas_transpose t, const double* x, index_t ld, index_t i, index_t j) {
-    return t == blas_transpose::none ? x[i + j * ld] : x[j + i * ld];
+//! cuBLAS's gemm on the host: C = op(A)·op(B) + beta·C, column-major, element (i, j) of X at x[i + j·ldx], summed in
+//! float64 whatever the storage types.
+template <class In, class Out>
+void column_major_gemm(const voxformer::gemm_call<In, Out>& g, double beta) {
+  auto op = [](blas_transpose t, const In* x, index_t ld, index_t i, index_t j) {
+    const In value = t == blas_transpose::none ? x[i + j * ld] : x[j + i * ld];
+    if constexpr (std::is_same_v<In, voxformer::bfloat16>) return static_cast<double>(static_cast<float>(value));
+    else return static_cast<double>(value);
   };
   for (index_t i = 0; i < g.m; ++i)
     for (index_t j = 0; j < g.n; ++j) {
       double sum = 0;
       for (index_t p = 0; p < g.k; ++p) sum += op(g.transpose_a, g.a, g.lda, i, p) * op(g.transpose_b, g.b, g.ldb, p, j);
-      g.c[i + j * g.ldc] = sum + beta * g.c[i + j * g.ldc];
+      g.c[i + j * g.ldc] = static_cast<Out>(sum + beta * static_cast<double>(g.c[i + j * g.ldc]));
     }
 }
 
 //! cuBLAS refuses a leading dimension below the stored form's row count (and below 1).
-void expect_valid_leading_dimensions(const voxformer::gemm_call<double>& g) {
+template <class In, class Out>
+void expect_valid_leading_dimensions(const voxformer::gemm_call<In, Out>& g) {
   const index_t a_rows = g.transpose_a == blas_transpose::none ? g.m : g.k;
   const index_t b_rows = g.transpose_b == blas_transpose::none ? g.k : g.n;
   EXPECT_GE(g.lda, std::max<index_t>(1, a_rows));
@@ -108,6 +117,83 @@ TEST(GemmCall, AnOperandWithoutAUnitStrideIsAnError) {
             "voxformer::gemm: argument 'a' needs a unit stride along one axis, got strides (6, 2)");
   EXPECT_EQ(test::error_of([&] { (void)voxformer::describe_gemm<double>(fine, fine, strided); }),
             "voxformer::gemm: argument 'c' needs a unit stride along one axis, got strides (6, 2)");
+}
+
+// The bfloat16 product as the CUDA backend runs it (`for_each_staged_block`): a's rows rounded into a staging buffer
+// of 3 rows, block after block, each block's call run through the column-major reference. Against the product of a
+// rounded on the host by the CPU backend's rounding (`bfloat16_bits`) times b, in float64: within fp32's rounding of
+// the sums (1e-5; an unrounded a would be off by up to 2⁻⁸ of each term), for every layout of a, b and c, with and
+// without accumulation, over 1, 2 and 3 blocks.
+TEST(GemmCall, BfloatProductsRunInStagedBlocksOfRoundedRows) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(-2, 2);
+  const index_t k = 6, n = 5;
+  for (const index_t m : {2, 6, 7})
+    for (int layout = 0; layout < 8; ++layout)
+      for (const bool accumulate : {false, true}) {
+        SCOPED_TRACE("M=" + std::to_string(m) + " layout=" + std::to_string(layout) + (accumulate ? " +=" : ""));
+        std::vector<float> a(static_cast<std::size_t>(m * k)), c0(static_cast<std::size_t>(m * n));
+        std::vector<voxformer::bfloat16> b(static_cast<std::size_t>(k * n));
+        for (auto& x : a) x = uniform(rng);
+        for (auto& x : b) x = voxformer::bfloat16(uniform(rng));
+        for (auto& x : c0) x = uniform(rng);
+        auto sa = test::store_matrix<float>(a, m, k, layout & 1, 1, -7.f);
+        auto sb = test::store_matrix<voxformer::bfloat16>(b, k, n, layout & 2, 1, voxformer::bfloat16(-7.f));
+        auto sc = test::store_matrix<float>(c0, m, n, layout & 4, 1, -7.f);
+        std::vector<voxformer::bfloat16> staging(3 * k + 2, voxformer::bfloat16(99.f));
+        int blocks = 0;
+        voxformer::detail::for_each_staged_block(
+            tensor_view<const float, 2>(sa.view), tensor_view<const voxformer::bfloat16, 2>(sb.view), sc.view,
+            voxformer::make_view<1>(staging.data(), {static_cast<index_t>(staging.size())}),
+            [](index_t count, const auto& kernel) {
+              for (index_t i = 0; i < count; ++i) kernel(i);
+            },
+            [&](const voxformer::gemm_call<voxformer::bfloat16, float>& call) {
+              expect_valid_leading_dimensions(call);
+              column_major_gemm(call, accumulate ? 1.0 : 0.0);
+              ++blocks;
+            });
+        EXPECT_EQ(blocks, (m + 2) / 3);
+        for (index_t i = 0; i < m; ++i)
+          for (index_t j = 0; j < n; ++j) {
+            double expected = accumulate ? c0[static_cast<std::size_t>(i * n + j)] : 0.0;
+            for (index_t p = 0; p < k; ++p) {
+              const float rounded = voxformer::detail::widen_bfloat16_bits(
+                  voxformer::detail::bfloat16_bits(a[static_cast<std::size_t>(i * k + p)]));
+              expected += double{rounded} * static_cast<float>(b[static_cast<std::size_t>(p * n + j)]);
+            }
+            ASSERT_NEAR(sc.view(i, j), expected, 1e-5) << "(" << i << ", " << j << ")";  // |c| < 30: fp32's rounding
+          }
+      }
+}
+
+// Rounding is to the nearest, ties to even, as the CPU rounds: 1 + 2⁻⁸ lies halfway between 1 and 1 + 2⁻⁷ and goes to
+// 1; 1 + 3·2⁻⁸, halfway between 1 + 2⁻⁷ and 1 + 2⁻⁶, goes to 1 + 2⁻⁶.
+TEST(GemmCall, StagedRowsRoundToNearestEven) {
+  const std::vector<float> a{1 + std::ldexp(1.f, -8), 1 + 3 * std::ldexp(1.f, -8), -1 - std::ldexp(1.f, -8)};
+  std::vector<voxformer::bfloat16> staged(3);
+  const voxformer::kernels::round_to_bfloat16 kernel{voxformer::make_view<2>(a.data(), {1, 3}),
+                                                     voxformer::make_view<2>(staged.data(), {1, 3})};
+  for (index_t i = 0; i < 3; ++i) kernel(i);
+  EXPECT_EQ(static_cast<float>(staged[0]), 1.f);
+  EXPECT_EQ(static_cast<float>(staged[1]), 1 + std::ldexp(1.f, -6));
+  EXPECT_EQ(static_cast<float>(staged[2]), -1.f);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(staged[i].value, voxformer::detail::bfloat16_bits(a[i]));
+}
+
+// A staging buffer smaller than one row of a is an error before anything runs.
+TEST(GemmCall, AStagingBufferBelowOneRowIsAnError) {
+  std::vector<float> a(8), c(4);
+  std::vector<voxformer::bfloat16> b(8), staging(3);
+  EXPECT_EQ(test::error_of([&] {
+              voxformer::detail::for_each_staged_block(
+                  voxformer::make_view<2>(static_cast<const float*>(a.data()), {2, 4}),
+                  voxformer::make_view<2>(static_cast<const voxformer::bfloat16*>(b.data()), {4, 2}),
+                  voxformer::make_view<2>(c.data(), {2, 2}), voxformer::make_view<1>(staging.data(), {3}),
+                  [](index_t, const auto&) { FAIL(); }, [](const auto&) { FAIL(); });
+            }),
+            "voxformer::gemm: a bfloat16 product rounds a's rows into the context's staging buffer, which holds 3 "
+            "elements: fewer than one row of K = 4");
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "voxformer/backend/cpu/bfloat16.hpp"
+#include "voxformer/core/bfloat16.hpp"
 #include "voxformer/backend/cpu/gemm.hpp"
 #include "voxformer/backend/cpu/gemm_kernel.hpp"
 #include "voxformer/backend/cpu/parallel_for.hpp"

@@ -1,5 +1,5 @@
-//! @file The CUDA execution context: a stream (the caller's, or one of its own), the cuBLAS handle bound to it and
-//! the handle's workspace, made once and kept for the pipeline's life.
+//! @file The CUDA execution context: a stream (the caller's, or one of its own), the cuBLAS handle bound to it, the
+//! handle's workspace and the bfloat16 products' staging buffer, made once and kept for the pipeline's life.
 #pragma once
 
 #include <cstddef>
@@ -19,11 +19,14 @@ class execution_context<cuda_executor> {
   //! cuBLAS's workspace: 32 MiB, NVIDIA's advice for Hopper. Given to the handle, so that cuBLAS never allocates
   //! behind the pipeline's back (which would also stop a CUDA graph from capturing a frame).
   static constexpr std::size_t blas_workspace_bytes = std::size_t{32} << 20;
+  //! Where a bfloat16 product rounds fp32 activations (`gemm_bf16.hpp`): 8 MiB, 16 384 rows of 256 at a time, so
+  //! that a product of any height runs in a few large calls with no allocation of its own.
+  static constexpr std::size_t staging_bytes = std::size_t{8} << 20;
 
   //! Binds a new cuBLAS handle and its workspace to the executor's stream — a stream of the context's own when the
-  //! executor names none (the legacy default stream would serialise the pipeline with every other stream) — unless
-  //! the executor already has a handle (another context's, as when a whole model hands its executor to its parts):
-  //! then that executor is used as it is.
+  //! executor names none (the legacy default stream would serialise the pipeline with every other stream) — and
+  //! makes the staging buffer, unless the executor already has a handle (another context's, as when a whole model
+  //! hands its executor to its parts): then that executor is used as it is.
   explicit execution_context(const cuda_executor& executor) : executor_(executor) {
     if (executor_.blas != nullptr) return;
     if (executor_.stream == nullptr) {
@@ -38,7 +41,10 @@ class execution_context<cuda_executor> {
     blas_workspace_.emplace(blas_workspace_bytes);
     VOXFORMER_CUBLAS_CHECK(cublasSetStream(handle, executor_.stream));
     VOXFORMER_CUBLAS_CHECK(cublasSetWorkspace(handle, blas_workspace_->data(), blas_workspace_->size()));
+    staging_.emplace(staging_bytes);
     executor_.blas = handle;
+    executor_.staging = staging_->data();
+    executor_.staging_bytes = staging_->size();
   }
   execution_context(const execution_context&) = delete;
   execution_context& operator=(const execution_context&) = delete;
@@ -53,7 +59,7 @@ class execution_context<cuda_executor> {
   };
   // Declared in the order they are made: the handle goes first, then its workspace, then its stream.
   std::unique_ptr<CUstream_st, destroy> owned_stream_;  //!< null unless the context made the stream
-  std::optional<cuda_buffer> blas_workspace_;
+  std::optional<cuda_buffer> blas_workspace_, staging_;
   std::unique_ptr<cublasContext, destroy> owned_;  //!< null when the executor came with its handle
   cuda_executor executor_;
 };

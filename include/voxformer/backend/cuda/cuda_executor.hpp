@@ -7,6 +7,7 @@
 #error "voxformer/backend/cuda/cuda_executor.hpp must be compiled by nvcc"
 #endif
 
+#include <cstddef>
 #include <string_view>
 
 #include "voxformer/backend/cuda/cuda_check.hpp"
@@ -27,6 +28,9 @@ struct cuda_executor {
   int threads_per_block = 256;
   //! The cuBLAS handle `gemm` runs on, bound to `stream`; an `execution_context` makes one (and its workspace).
   cublasContext* blas = nullptr;
+  //! Device memory a bfloat16 product rounds fp32 rows of a into (`gemm_bf16.hpp`); an `execution_context` makes it.
+  void* staging = nullptr;
+  std::size_t staging_bytes = 0;
 
   //! The default stream, 256 threads per block.
   constexpr cuda_executor() = default;

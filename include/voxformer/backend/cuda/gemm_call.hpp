@@ -14,16 +14,17 @@ namespace voxformer {
 
 enum class blas_transpose : std::uint8_t { none, transpose };
 
-//! C = op(A)·op(B) (+ C when accumulating), column-major: A is m×k after op, B k×n, C m×n.
-template <class T>
+//! C = op(A)·op(B) (+ C when accumulating), column-major: A is m×k after op, B k×n, C m×n; A and B stored as In,
+//! C as Out (bfloat16 operands summed into fp32, say).
+template <class In, class Out = In>
 struct gemm_call {
   blas_transpose transpose_a = blas_transpose::none, transpose_b = blas_transpose::none;
   index_t m = 0, n = 0, k = 0;
-  const T* a = nullptr;
+  const In* a = nullptr;
   index_t lda = 1;
-  const T* b = nullptr;
+  const In* b = nullptr;
   index_t ldb = 1;
-  T* c = nullptr;
+  Out* c = nullptr;
   index_t ldc = 1;
 };
 
@@ -53,9 +54,9 @@ inline blas_transpose transpose_if(bool yes) { return yes ? blas_transpose::tran
 //! leading dimension. A column-major c is computed as itself (op(a)·op(b)); a row-major c is, read column-major,
 //! cᵀ = bᵀ·aᵀ, so the operands swap: b first, then a, each transposed exactly when its memory is not already the
 //! form that call wants.
-template <class T>
-gemm_call<T> describe_gemm(const tensor_view<const T, 2>& a, const tensor_view<const T, 2>& b,
-                           const tensor_view<T, 2>& c) {
+template <class In, class Out = In>
+gemm_call<In, Out> describe_gemm(const tensor_view<const In, 2>& a, const tensor_view<const In, 2>& b,
+                                 const tensor_view<Out, 2>& c) {
   const auto fa = detail::column_major_form_of("a", a), fb = detail::column_major_form_of("b", b);
   const auto fc = detail::column_major_form_of("c", c);
   const index_t m = c.extent(0), n = c.extent(1), k = a.extent(1);

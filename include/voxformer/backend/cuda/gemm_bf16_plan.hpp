@@ -1,0 +1,54 @@
+//! @file How the CUDA backend multiplies fp32 activations by bfloat16 weights. cuBLAS multiplies bfloat16 only by
+//! bfloat16 (GemmEx has no fp32 × bf16), so a is rounded to the nearest bfloat16 — as the CPU rounds it while
+//! packing (`backend/cpu/gemm_bf16.hpp`) — into a staging buffer, a block of rows at a time, and each block is one
+//! bf16 × bf16 → fp32 call. Plain host C++ (no CUDA header), so that the blocks, the rounding and each block's call are tested on
+//! any machine (tests/backend/cuda/test_gemm_call.cpp), as `describe_gemm` is.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "voxformer/backend/cuda/gemm_call.hpp"
+#include "voxformer/core/bfloat16.hpp"
+#include "voxformer/core/error.hpp"
+#include "voxformer/core/tensor_view.hpp"
+
+namespace voxformer {
+
+namespace kernels {
+
+//! staged[r, q] = a[r, q] rounded to the nearest bfloat16 (ties to even), one element per index.
+struct round_to_bfloat16 {
+  tensor_view<const float, 2> a;   //!< the block's rows of a, any strides
+  tensor_view<bfloat16, 2> staged;  //!< [rows, K]
+  VOXFORMER_HOST_DEVICE void operator()(index_t i) const {
+    const index_t k = a.extent(1), r = i / k, q = i % k;
+    staged(r, q) = bfloat16(a(r, q));
+  }
+};
+
+}  // namespace kernels
+
+namespace detail {
+
+//! c (+)= a · b for a [M, K] fp32, b [K, N] bfloat16, c [M, N] fp32, with K > 0: for each block of a's rows that
+//! `staging` (bfloat16 elements in the executor's memory) holds, `launch(count, round_to_bfloat16)` rounds them into
+//! it as a row-major [rows, K] matrix, then `multiply(call)` runs the bf16 × bf16 → fp32 call for c's same rows.
+template <class Launch, class Multiply>
+void for_each_staged_block(const tensor_view<const float, 2>& a, const tensor_view<const bfloat16, 2>& b,
+                           const tensor_view<float, 2>& c, const tensor_view<bfloat16, 1>& staging,
+                           const Launch& launch, const Multiply& multiply) {
+  const index_t rows = c.extent(0), k = a.extent(1);
+  const index_t block = staging.extent(0) / k;
+  require(block > 0, "voxformer::gemm: a bfloat16 product rounds a's rows into the context's staging buffer, ",
+          "which holds ", staging.extent(0), " elements: fewer than one row of K = ", k);
+  for (index_t first = 0; first < rows; first += block) {
+    const index_t count = std::min(block, rows - first);
+    const tensor_view<bfloat16, 2> staged(staging.data(), {count, k}, staging.space());
+    launch(count * k, kernels::round_to_bfloat16{leading_slice(a, first, count), staged});
+    multiply(describe_gemm<bfloat16, float>(tensor_view<const bfloat16, 2>(staged), b, leading_slice(c, first, count)));
+  }
+}
+
+}  // namespace detail
+}  // namespace voxformer
