@@ -305,4 +305,66 @@ TEST(PipelinesOnEmulatedDevice, NonFiniteInputsAreErrorsAndWriteNothing) {
   }
 }
 
+// Stage times need the device's work done at each stage's end: one synchronisation per stage. Without them
+// (`time_stages = false`, each pipeline's options) a frame waits for nothing but its reads — stage 2 for its two, the
+// image path and stage 1 never beyond them — its stages report 0 ms, and its outputs do not change.
+TEST(PipelinesOnEmulatedDevice, WithoutStageTimesAFrameNeverWaits) {
+  const emulated_device_executor device;
+  {
+    const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
+    const auto weights = voxformer::parameter_store<float>::from_file(
+        f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+    const auto uploaded = weights.upload(device);
+    const device_frame frame(f);
+    const auto on_cpu = test::run_pipeline(f, weights.parameters(), cpu_executor{2}, {});
+    for (const bool timed : {true, false}) {
+      SCOPED_TRACE(timed ? "timed" : "not timed");
+      voxformer::pipeline_options options;
+      options.time_stages = timed;
+      voxformer::pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters(), options);
+      emulated_device_tensor<std::uint8_t, 3> labels(f.config.output_volume());
+      const std::size_t waits_before = test::emulated_synchronizations();
+      const auto& report = pipe.run(frame.level_views, frame.matrices(), frame.mask(), labels.view);
+      EXPECT_EQ(test::emulated_synchronizations() - waits_before, timed ? report.stages.size() : 0u);
+      if (!timed) {
+        EXPECT_EQ(report.total_milliseconds(), 0.0);
+      }
+      EXPECT_EQ(test::download(labels.view), on_cpu.labels);
+    }
+  }
+  {
+    const test::qpn_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "qpn" / "f32_64x64");
+    const auto weights = f.weights();
+    const auto uploaded = weights.upload(device);
+    const auto& g = f.config.grid;
+    const auto* grid = f.grid.data<std::uint8_t>();
+    const emulated_device_tensor<std::uint8_t, 3> occupancy({g[0], g[1], g[2]},
+                                                            std::vector<std::uint8_t>(grid, grid + f.grid.size()));
+    const auto half = f.config.output_grid();
+    emulated_device_tensor<std::uint8_t, 3> proposal({half[0], half[1], half[2]});
+    voxformer::proposal_options options;
+    options.time_stages = false;
+    voxformer::proposal_pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters(), options);
+    const std::size_t waits_before = test::emulated_synchronizations();
+    EXPECT_EQ(pipe.run(tensor_view<const std::uint8_t, 3>(occupancy.view), proposal.view).total_milliseconds(), 0.0);
+    EXPECT_EQ(test::emulated_synchronizations() - waits_before, 0u);
+  }
+  {
+    const test::backbone_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "backbone" / "w8_k3");
+    const auto weights = f.weights();
+    const auto uploaded = weights.upload(device);
+    const auto* pixels = f.images.data<std::uint8_t>();
+    const emulated_device_tensor<std::uint8_t, 4> images(test::fixture_shape<4>(f.images),
+                                                         std::vector<std::uint8_t>(pixels, pixels + f.images.size()));
+    const auto [h, w] = f.config.feature_shape();
+    const emulated_device_tensor<float, 4> features({f.image_count(), f.config.neck_channels, h, w});
+    voxformer::image_options options;
+    options.time_stages = false;
+    voxformer::image_pipeline<emulated_device_executor, float> pipe(device, f.config, uploaded.parameters(), options);
+    const std::size_t waits_before = test::emulated_synchronizations();
+    EXPECT_EQ(pipe.run(tensor_view<const std::uint8_t, 4>(images.view), features.view).total_milliseconds(), 0.0);
+    EXPECT_EQ(test::emulated_synchronizations() - waits_before, 0u);
+  }
+}
+
 }  // namespace

@@ -110,7 +110,12 @@ class emulated_device_buffer {
 inline emulated_device_buffer allocate_buffer(const emulated_device_executor&, std::size_t bytes) {
   return emulated_device_buffer(bytes);
 }
-inline void synchronize(const emulated_device_executor&) {}
+//! How many times the host has waited for the device's work (`synchronize`): what a GPU stream would stall on.
+inline std::size_t& emulated_synchronizations() {
+  static std::size_t waits = 0;
+  return waits;
+}
+inline void synchronize(const emulated_device_executor&) { ++emulated_synchronizations(); }
 inline void copy_from_host(const emulated_device_executor&, void* to, const void* from, std::size_t bytes) {
   const emulated_kernel_scope scope;
   std::memcpy(to, from, bytes);

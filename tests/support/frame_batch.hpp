@@ -36,6 +36,10 @@ struct frame_batch {
     }
   }
 
+  // The views point into this object's own buffers.
+  frame_batch(const frame_batch&) = delete;
+  frame_batch& operator=(const frame_batch&) = delete;
+
   //! Frame b alone, as `run` takes it.
   std::vector<voxformer::tensor_view<const float, 5>> frame_features(index_t b) const {
     std::vector<voxformer::tensor_view<const float, 5>> levels;
@@ -43,7 +47,8 @@ struct frame_batch {
     return levels;
   }
   auto matrices() const {
-    return voxformer::make_view<4>(lidar2img.data(), {frames, index_t(lidar2img.size()) / frames / 16, 4, 4});
+    const index_t cameras = frames > 0 ? index_t(lidar2img.size()) / frames / 16 : 0;
+    return voxformer::make_view<4>(lidar2img.data(), {frames, cameras, 4, 4});
   }
 };
 

@@ -98,6 +98,8 @@ class camera_rebatch {
   template <class Executor>
   void project(const Executor& executor, const tensor_view<const float, 3>& matrices,
                const tensor_view<const I, 1>& unmasked, const tensor_view<index_t, 1>& unseen, workspace scratch) {
+    detail::require(offsets_.extent(0) == config_.cameras + 1,
+                    "voxformer::camera_rebatch::project: no list offsets carved (carve_offsets)");
     nq_ = unmasked.extent(0);
     const index_t cameras = config_.cameras;
     const auto reference = tensor_view<double, 3>(reference_.data(), {nq_, 1, 3}, reference_.space());

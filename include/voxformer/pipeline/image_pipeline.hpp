@@ -30,6 +30,9 @@ namespace voxformer {
 struct image_options {
   //! Output pixels per im2col chunk of the convolutions.
   index_t chunk_pixels = 1024;
+  //! Wait for each stage's work to time it, as `pipeline_options::time_stages`: off, a frame does not synchronise at
+  //! all and every stage reports 0 ms.
+  bool time_stages = true;
 };
 
 namespace kernels {
@@ -135,10 +138,9 @@ class image_pipeline {
   const run_report& run_images(index_t images, const tensor_view<T, 5>& features, const Input& input) {
     for (auto& stage : report_.stages) stage.milliseconds = 0;
     for (index_t k = 0; k < images; ++k) {
-      clock_ = detail::stage_clock{};
+      clock_.restart();
       const tensor_view<const T, 4> normalised = input(k);
-      synchronize(executor_);
-      report_.stages[0].milliseconds += clock_.milliseconds();
+      report_.stages[0].milliseconds += clock_.lap(executor_);
       run_network(k, normalised, features);
     }
     return report_;
@@ -163,7 +165,8 @@ class image_pipeline {
 template <class Executor, class T>
 image_pipeline<Executor, T>::image_pipeline(const Executor& executor, image_backbone_config config,
                                             const image_backbone_parameters<T>& parameters, image_options options)
-    : context_(executor), executor_(context_.executor()), config_(config), options_(options) {
+    : context_(executor), executor_(context_.executor()), config_(config), options_(options),
+      clock_(options.time_stages) {
   constexpr const char* op = "voxformer::image_pipeline";
   config_.validate();
   check_image_backbone_parameters(op, executor_, config_, parameters);
@@ -203,12 +206,13 @@ void image_pipeline<Executor, T>::run_network(index_t image, const tensor_view<c
                               {features.extent(2), 1, features.extent(3), features.extent(4)},
                               {features.stride(2), 0, features.stride(3), features.stride(4)}, features.space());
   std::size_t stage = 1;
-  clock_ = detail::stage_clock{};
   network_->run(executor_, input, out, [&](std::string_view name, const tensor_view<const T, 4>& output) {
-    synchronize(executor_);
-    report_.stages[stage++].milliseconds += clock_.milliseconds();
-    if (observer_) observer_(name, image, output);
-    clock_ = detail::stage_clock{};
+    report_.stages[stage++].milliseconds += clock_.lap(executor_);
+    if (observer_) {
+      synchronize(executor_);
+      observer_(name, image, output);
+      clock_.restart();
+    }
   });
 }
 

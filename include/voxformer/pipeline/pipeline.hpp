@@ -53,10 +53,13 @@ struct pipeline_options {
   //! Rows per chunk of the chunked stages (camera rows, layer tails, self-attention voxels): small enough that
   //! a chunk's intermediates stay in cache (4096 measured fastest of 1024–16384 on 2 cores, docs/benchmarks.md).
   index_t chunk_rows = 4096;
+  //! Wait for each stage's work to time it (the report's stage times). Off, a frame synchronises only for the counts
+  //! it reads (on a GPU, two small copies) and every stage reports 0 ms: for a stream that should not stall.
+  bool time_stages = true;
 };
 
-//! W: the storage type of the layers' projection and FFN weights — T, or bfloat16 with T = float on the CPU
-//! (`gemm_bf16.hpp`: the layers keep bfloat16 copies of those weights and their products round the activations to
+//! W: the storage type of the layers' projection and FFN weights — T, or bfloat16 with T = float (the backends'
+//! `gemm_bf16.hpp`: the layers keep bfloat16 copies of those weights and their products round the activations to
 //! bfloat16 and sum in fp32; everything else, the sampling included, stays in T).
 template <class Executor, class T = float, class W = T>
 class pipeline {
@@ -161,10 +164,10 @@ class pipeline {
   template <class M>
   void run_checked(const char* op, const tensor_view<const M, 2>& masks) {
     detail::check_scene_batch(op, executor_, batch_, masks, memory_.scratch);
-    clock_ = detail::stage_clock{};  // the first frame's proposal stage includes counting the batch's proposals
+    clock_.restart();  // the first frame's proposal stage includes counting the batch's proposals
     count_proposals(op, masks);
     for (index_t b = 0; b < masks.extent(0); ++b) {
-      if (b > 0) clock_ = detail::stage_clock{};
+      if (b > 0) clock_.restart();
       validate_and_run(executor_,
                        proposal_arguments<M, I>{leading_entry(masks, b), memory_.unmasked, memory_.masked,
                                                 memory_.proposal_counts},
@@ -181,10 +184,11 @@ class pipeline {
     const index_t frames = masks.extent(0), voxels = masks.extent(1);
     if (reports_.size() < static_cast<std::size_t>(frames)) reports_.resize(static_cast<std::size_t>(frames), report_);
     frame_proposals_.resize(std::max(frame_proposals_.size(), static_cast<std::size_t>(frames)));
-    const std::size_t compaction = compact_workspace_bytes(executor_, voxels);
+    // The scratch holds one count and the compaction (stage2_memory): whatever more it holds, more counts.
+    const std::size_t compaction = compact_workspace_bytes(executor_, voxels), capacity = memory_.scratch.capacity();
+    const std::size_t spare = capacity > compaction ? capacity - compaction : 0;
     const auto per_read = std::max<index_t>(
-        1, static_cast<index_t>((memory_.scratch.capacity() - compaction) / workspace::alignment *
-                                (workspace::alignment / sizeof(index_t))));
+        1, static_cast<index_t>(spare / workspace::alignment * (workspace::alignment / sizeof(index_t))));
     for (index_t first = 0; first < frames; first += per_read) {
       const index_t count = std::min(per_read, frames - first);
       workspace scratch = memory_.scratch;
@@ -243,7 +247,7 @@ template <class Executor, class T, class W>
 pipeline<Executor, T, W>::pipeline(const Executor& executor, model_config config,
                                    const model_parameters<T>& parameters, pipeline_options options)
     : context_(executor), executor_(context_.executor()), config_(std::move(config)), params_(parameters),
-      options_(options) {
+      options_(options), clock_(options.time_stages) {
   constexpr const char* op = "voxformer::pipeline";
   config_.validate();
   check_model_parameters(op, executor_, config_, params_);
@@ -322,11 +326,9 @@ const run_report& pipeline<Executor, T, W>::run_stages(const frame_views& frame)
 //! Closes the timing of stage `stage` (and moves on to the next): its time, and the memory it worked in.
 template <class Executor, class T, class W>
 void pipeline<Executor, T, W>::finish_stage(std::size_t& stage, std::size_t scratch_bytes) {
-  synchronize(executor_);
-  report_.stages[stage].milliseconds = clock_.milliseconds();
+  report_.stages[stage].milliseconds = clock_.lap(executor_);
   report_.stages[stage].bytes = memory_.frame_bytes() + scratch_bytes;
   ++stage;
-  clock_ = detail::stage_clock{};
 }
 
 template <class Executor, class T, class W>

@@ -36,6 +36,9 @@ namespace voxformer {
 struct proposal_options {
   //! Output voxels per im2col chunk of the convolutions (docs/benchmarks.md measures the choice).
   index_t chunk_voxels = 1024;
+  //! Wait for each stage's work to time it, as `pipeline_options::time_stages`: off, a frame synchronises only for
+  //! its one read (the proposal count) and every stage reports 0 ms.
+  bool time_stages = true;
 };
 
 namespace kernels {
@@ -188,7 +191,7 @@ class proposal_pipeline {
     for (std::size_t b = 0; b < frames; ++b) {
       const auto i = static_cast<index_t>(b);
       const auto grid = leading_entry(grids, i);
-      clock_ = detail::stage_clock{};
+      clock_.restart();
       parallel_for(executor_, grid.size(), kernels::occupancy_to_image<M, T>{grid, network_->input()});
       run_network(leading_entry(proposals, i), with_logits ? leading_entry(logits, i) : tensor_view<T, 4>{});
       reports_[b] = report_;
@@ -216,7 +219,8 @@ class proposal_pipeline {
 template <class Executor, class T>
 proposal_pipeline<Executor, T>::proposal_pipeline(const Executor& executor, qpn_config config,
                                                   const qpn_parameters<T>& parameters, proposal_options options)
-    : context_(executor), executor_(context_.executor()), config_(config), options_(options) {
+    : context_(executor), executor_(context_.executor()), config_(config), options_(options),
+      clock_(options.time_stages) {
   constexpr const char* op = "voxformer::proposal_pipeline";
   config_.validate();
   check_qpn_parameters(op, executor_, config_, parameters);
@@ -256,12 +260,14 @@ const run_report& proposal_pipeline<Executor, T>::run_network(const tensor_view<
                                                               const tensor_view<T, 4>& logits) {
   std::size_t stage = 0;
   network_->run(executor_, [&](std::string_view name, const tensor_view<const T, 4>& output) {
-    synchronize(executor_);
-    report_.stages[stage].milliseconds = clock_.milliseconds();
+    report_.stages[stage].milliseconds = clock_.lap(executor_);
     report_.stages[stage].bytes = report_.workspace_bytes;
     ++stage;
-    if (observer_) observer_(name, output);
-    clock_ = detail::stage_clock{};
+    if (observer_) {
+      synchronize(executor_);
+      observer_(name, output);
+      clock_.restart();
+    }
   });
   const auto rows = network_->logits();
   parallel_for(executor_, proposal.size(), kernels::proposal_from_logits<T>{rows, proposal, logits});
@@ -269,8 +275,7 @@ const run_report& proposal_pipeline<Executor, T>::run_network(const tensor_view<
       executor_, proposal.size(),
       kernels::occupied_logit<T>{tensor_view<const T, 2>(rows.data(), {2, proposal.size()}, rows.space())},
       count_scratch_);
-  synchronize(executor_);
-  report_.stages[stage].milliseconds = clock_.milliseconds();
+  report_.stages[stage].milliseconds = clock_.lap(executor_);
   return report_;
 }
 

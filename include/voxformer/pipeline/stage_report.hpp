@@ -35,15 +35,25 @@ struct run_report {
 
 namespace detail {
 
-//! Times one stage into a report entry (the stage's work must be complete when `stop` is called).
+//! Times a pipeline's stages one after another. Timing, `lap` waits for the executor's work — the stage's end — and
+//! returns the wall time since the last lap or `restart`; not timing, it neither waits nor times (0 ms), so that on a
+//! GPU a frame synchronises only where the host reads what it needs.
 class stage_clock {
  public:
-  stage_clock() : start_(std::chrono::steady_clock::now()) {}
-  double milliseconds() const {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+  explicit stage_clock(bool timing = true) : timing_(timing), start_(std::chrono::steady_clock::now()) {}
+  void restart() { start_ = std::chrono::steady_clock::now(); }
+  template <class Executor>
+  double lap(const Executor& executor) {
+    if (!timing_) return 0;
+    synchronize(executor);
+    const auto now = std::chrono::steady_clock::now();
+    const double milliseconds = std::chrono::duration<double, std::milli>(now - start_).count();
+    start_ = now;
+    return milliseconds;
   }
 
  private:
+  bool timing_;
   std::chrono::steady_clock::time_point start_;
 };
 

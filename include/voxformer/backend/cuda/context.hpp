@@ -20,15 +20,19 @@ class execution_context<cuda_executor> {
   //! behind the pipeline's back (which would also stop a CUDA graph from capturing a frame).
   static constexpr std::size_t blas_workspace_bytes = std::size_t{32} << 20;
   //! Where a bfloat16 product rounds fp32 activations (`gemm_bf16.hpp`): 8 MiB, 16 384 rows of 256 at a time, so
-  //! that a product of any height runs in a few large calls with no allocation of its own.
+  //! that a product of any height runs in a few large calls with no allocation of its own. Made for every context
+  //! (an fp32 pipeline leaves it unused) and, like the cuBLAS workspace, not counted in a pipeline's memory figures.
   static constexpr std::size_t staging_bytes = std::size_t{8} << 20;
 
   //! Binds a new cuBLAS handle and its workspace to the executor's stream — a stream of the context's own when the
   //! executor names none (the legacy default stream would serialise the pipeline with every other stream) — and
   //! makes the staging buffer, unless the executor already has a handle (another context's, as when a whole model
-  //! hands its executor to its parts): then that executor is used as it is.
+  //! hands its executor to its parts): then that executor is used as it is, given a staging buffer if it has none.
   explicit execution_context(const cuda_executor& executor) : executor_(executor) {
-    if (executor_.blas != nullptr) return;
+    if (executor_.blas != nullptr) {
+      if (executor_.staging == nullptr) make_staging();  // a handle of the caller's own, without the buffer
+      return;
+    }
     if (executor_.stream == nullptr) {
       cudaStream_t stream = nullptr;
       VOXFORMER_CUDA_CHECK(cudaStreamCreate(&stream));
@@ -41,10 +45,8 @@ class execution_context<cuda_executor> {
     blas_workspace_.emplace(blas_workspace_bytes);
     VOXFORMER_CUBLAS_CHECK(cublasSetStream(handle, executor_.stream));
     VOXFORMER_CUBLAS_CHECK(cublasSetWorkspace(handle, blas_workspace_->data(), blas_workspace_->size()));
-    staging_.emplace(staging_bytes);
     executor_.blas = handle;
-    executor_.staging = staging_->data();
-    executor_.staging_bytes = staging_->size();
+    make_staging();
   }
   execution_context(const execution_context&) = delete;
   execution_context& operator=(const execution_context&) = delete;
@@ -53,6 +55,12 @@ class execution_context<cuda_executor> {
   cuda_executor executor() const { return executor_; }
 
  private:
+  void make_staging() {
+    staging_.emplace(staging_bytes);
+    executor_.staging = staging_->data();
+    executor_.staging_bytes = staging_->size();
+  }
+
   struct destroy {
     void operator()(cudaStream_t stream) const { cudaStreamDestroy(stream); }
     void operator()(cublasHandle_t handle) const { cublasDestroy(handle); }
