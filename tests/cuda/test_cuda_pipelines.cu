@@ -111,6 +111,19 @@ struct device_features {
   }
 };
 
+//! The pipeline fixture's frame in device memory: its feature levels, matrices and proposal.
+struct device_frame {
+  device_features levels;
+  device_buffer<float> lidar2img;
+  device_buffer<std::uint8_t> proposal;
+  index_t cameras, voxels;
+  explicit device_frame(const test::pipeline_fixture& f)
+      : levels(f), lidar2img(test::fixture_values<float>(f.lidar2img)),
+        proposal(test::fixture_values<std::uint8_t>(f.proposal)), cameras(f.config.cameras), voxels(f.config.voxels()) {}
+  tensor_view<const float, 3> matrices() const { return lidar2img.view<3>({cameras, 4, 4}); }
+  tensor_view<const std::uint8_t, 1> mask() const { return proposal.view<1>({voxels}); }
+};
+
 TEST(CudaPipelines, ProposalPipelineMatchesCpu) {
   REQUIRE_GPU();
   const test::qpn_fixture f(fixtures / "qpn" / "f32_64x64");
@@ -160,19 +173,13 @@ TEST(CudaPipelines, PipelineMatchesCpuInBothLayouts) {
       f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
   const cuda_executor gpu{};
   const auto uploaded = weights.upload(gpu);
-  const device_features levels(f);
-  const float* m = f.lidar2img.data<float>();
-  device_buffer<float> lidar2img(std::vector<float>(m, m + f.lidar2img.size()));
-  const auto* mask = f.proposal.data<std::uint8_t>();
-  device_buffer<std::uint8_t> proposal(std::vector<std::uint8_t>(mask, mask + f.proposal.size()));
+  const device_frame frame(f);
   const auto grid = f.config.output_volume();
   test::for_each_layout(f, weights.parameters(), [&](const voxformer::pipeline_options& options, const test::pipeline_outputs& on_cpu) {
     device_buffer<std::uint8_t> labels(std::vector<std::uint8_t>(on_cpu.labels.size()));
     device_buffer<float> logits(std::vector<float>(on_cpu.logits.size()));
     voxformer::pipeline<cuda_executor, float> pipe(gpu, f.config, uploaded.parameters(), options);
-    const auto& report = pipe.run(levels.views,
-                                  tensor_view<const float, 3>(lidar2img.view<3>({f.config.cameras, 4, 4})),
-                                  tensor_view<const std::uint8_t, 1>(proposal.view<1>({f.proposal.size()})),
+    const auto& report = pipe.run(frame.levels.views, frame.matrices(), frame.mask(),
                                   labels.view<3>({grid[0], grid[1], grid[2]}),
                                   logits.view<4>({f.config.classes, grid[0], grid[1], grid[2]}));
     VOXFORMER_CUDA_CHECK(cudaDeviceSynchronize());
@@ -193,27 +200,18 @@ TEST(CudaPipelines, PipelineWithBfloat16WeightsMatchesCpu) {
   const test::pipeline_fixture f(fixtures / "pipeline" / "t_small");
   const auto weights = voxformer::parameter_store<float>::from_file(
       f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
-  const auto grid = f.config.output_volume();
-  const std::array<index_t, 4> logit_shape{f.config.classes, grid[0], grid[1], grid[2]};
-  std::vector<std::uint8_t> cpu_labels(static_cast<std::size_t>(f.config.output_voxels()));
-  std::vector<float> cpu_logits(cpu_labels.size() * static_cast<std::size_t>(f.config.classes));
-  voxformer::pipeline<cpu_executor, float, voxformer::bfloat16> on_cpu(cpu_executor{2}, f.config, weights.parameters());
-  on_cpu.run(f.features, f.lidar2img, f.proposal, voxformer::make_view<3>(cpu_labels.data(), grid),
-             voxformer::make_view<4>(cpu_logits.data(), logit_shape));
+  const auto on_cpu = test::run_pipeline<voxformer::bfloat16>(f, weights.parameters(), cpu_executor{2}, {});
+  const auto& cpu_logits = on_cpu.logits;
 
   const cuda_executor gpu{};
   const auto uploaded = weights.upload(gpu);
-  const device_features levels(f);
-  const float* m = f.lidar2img.data<float>();
-  device_buffer<float> lidar2img(std::vector<float>(m, m + f.lidar2img.size()));
-  const auto* mask = f.proposal.data<std::uint8_t>();
-  device_buffer<std::uint8_t> proposal(std::vector<std::uint8_t>(mask, mask + f.proposal.size()));
-  device_buffer<std::uint8_t> labels(std::vector<std::uint8_t>(cpu_labels.size()));
+  const device_frame frame(f);
+  const auto grid = f.config.output_volume();
+  device_buffer<std::uint8_t> labels(std::vector<std::uint8_t>(on_cpu.labels.size()));
   device_buffer<float> logits(std::vector<float>(cpu_logits.size()));
   voxformer::pipeline<cuda_executor, float, voxformer::bfloat16> pipe(gpu, f.config, uploaded.parameters());
-  pipe.run(levels.views, tensor_view<const float, 3>(lidar2img.view<3>({f.config.cameras, 4, 4})),
-           tensor_view<const std::uint8_t, 1>(proposal.view<1>({f.proposal.size()})), labels.view<3>(grid),
-           logits.view<4>(logit_shape));
+  pipe.run(frame.levels.views, frame.matrices(), frame.mask(), labels.view<3>(grid),
+           logits.view<4>({f.config.classes, grid[0], grid[1], grid[2]}));
   VOXFORMER_CUDA_CHECK(cudaDeviceSynchronize());
 
   const auto gpu_logits = logits.to_host();
@@ -227,7 +225,7 @@ TEST(CudaPipelines, PipelineWithBfloat16WeightsMatchesCpu) {
   EXPECT_LE(worst, products * std::ldexp(largest_magnitude(cpu_logits), -7)) << "after " << products << " products";
   const auto gpu_labels = labels.to_host();
   std::size_t agree = 0;
-  for (std::size_t i = 0; i < gpu_labels.size(); ++i) agree += gpu_labels[i] == cpu_labels[i];
+  for (std::size_t i = 0; i < gpu_labels.size(); ++i) agree += gpu_labels[i] == on_cpu.labels[i];
   EXPECT_GE(static_cast<double>(agree) / static_cast<double>(gpu_labels.size()), 0.99);
 }
 

@@ -141,26 +141,21 @@ TEST(PipelinesOnEmulatedDevice, PipelineWithBfloat16WeightsAsOnTheCpu) {
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
   const auto weights = voxformer::parameter_store<float>::from_file(
       f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
-  const auto grid = f.config.output_volume();
-  const std::array<index_t, 4> logit_shape{f.config.classes, grid[0], grid[1], grid[2]};
-  std::vector<std::uint8_t> cpu_labels(static_cast<std::size_t>(f.config.output_voxels()));
-  std::vector<float> cpu_logits(cpu_labels.size() * static_cast<std::size_t>(f.config.classes));
-  voxformer::pipeline<cpu_executor, float, voxformer::bfloat16> on_cpu(cpu_executor{2}, f.config, weights.parameters());
-  on_cpu.run(f.features, f.lidar2img, f.proposal, voxformer::make_view<3>(cpu_labels.data(), grid),
-             voxformer::make_view<4>(cpu_logits.data(), logit_shape));
+  const auto on_cpu = test::run_pipeline<voxformer::bfloat16>(f, weights.parameters(), cpu_executor{2}, {});
 
   const emulated_device_executor device;
   const auto uploaded = weights.upload(device);
   const device_frame frame(f);
+  const auto grid = f.config.output_volume();
   emulated_device_tensor<std::uint8_t, 3> labels(grid);
-  emulated_device_tensor<float, 4> logits(logit_shape);
+  emulated_device_tensor<float, 4> logits({f.config.classes, grid[0], grid[1], grid[2]});
   voxformer::pipeline<emulated_device_executor, float, voxformer::bfloat16> pipe(device, f.config,
                                                                                  uploaded.parameters());
   const std::size_t reads_before = test::emulated_host_reads();
   pipe.run(frame.level_views, frame.matrices(), frame.mask(), labels.view, logits.view);
   EXPECT_EQ(test::emulated_host_reads() - reads_before, 1 + f.features.size() + 2);
-  EXPECT_EQ(test::download(labels.view), cpu_labels);
-  EXPECT_EQ(test::download(logits.view), cpu_logits);
+  EXPECT_EQ(test::download(labels.view), on_cpu.labels);
+  EXPECT_EQ(test::download(logits.view), on_cpu.logits);
 }
 
 // A batch of two frames on the device — the fixture's, then one with its features shifted and its proposal empty —

@@ -47,9 +47,11 @@ struct pipeline_outputs {
   voxformer::run_report report;
 };
 
-inline pipeline_outputs run_pipeline(const pipeline_fixture& f, const voxformer::model_parameters<float>& params,
-                                     voxformer::cpu_executor executor, voxformer::pipeline_options options) {
-  voxformer::pipeline<voxformer::cpu_executor, float> pipe(executor, f.config, params, options);
+//! W: the layers' weight type (bfloat16 needs the caller to include voxformer/backend/cpu/gemm_bf16.hpp).
+template <class W = float>
+pipeline_outputs run_pipeline(const pipeline_fixture& f, const voxformer::model_parameters<float>& params,
+                              voxformer::cpu_executor executor, voxformer::pipeline_options options) {
+  voxformer::pipeline<voxformer::cpu_executor, float, W> pipe(executor, f.config, params, options);
   pipeline_outputs out;
   pipe.observe([&](std::string_view stage, voxformer::tensor_view<const float, 2> output) {
     auto& values = out.stages[std::string(stage)];
