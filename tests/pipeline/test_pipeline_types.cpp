@@ -16,6 +16,9 @@
 #include "support/pipeline_fixture.hpp"
 #include "voxformer/backend/cpu/gemm_bf16.hpp"
 
+// Compiled here once for the test binary: test_pipelines_on_emulated_device.cpp takes it as its bfloat16 reference.
+template class voxformer::pipeline<voxformer::cpu_executor, float, voxformer::bfloat16>;
+
 namespace {
 
 using voxformer::cpu_executor;

@@ -21,6 +21,9 @@
 #include "support/pipeline_fixture.hpp"
 #include "support/qpn_fixture.hpp"
 
+// The CPU's bfloat16 pipeline, the reference of the device's, is compiled once, in test_pipeline_types.cpp.
+extern template class voxformer::pipeline<voxformer::cpu_executor, float, voxformer::bfloat16>;
+
 namespace {
 
 using test::emulated_device_executor;

@@ -14,8 +14,8 @@
 #include "voxformer/backend/cuda/cuda_executor.hpp"
 #include "voxformer/backend/cuda/gemm_call.hpp"
 #include "voxformer/backend/cuda/half_types.hpp"
-#include "voxformer/core/bfloat16.hpp"
 #include "voxformer/core/algorithms.hpp"
+#include "voxformer/core/bfloat16.hpp"
 #include "voxformer/core/error.hpp"
 #include "voxformer/core/tensor_view.hpp"
 
