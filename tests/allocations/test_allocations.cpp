@@ -67,8 +67,7 @@ namespace {
 
 TEST(Pipeline, AFrameAfterTheFirstAllocatesNothing) {
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
-  const auto store = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto store = f.weights();
   const auto grid = f.config.output_volume();
   std::vector<std::uint8_t> labels(static_cast<std::size_t>(f.config.output_voxels()));
   std::vector<float> logits(static_cast<std::size_t>(f.config.output_voxels() * f.config.classes));
@@ -98,8 +97,7 @@ TEST(Pipeline, AFrameAfterTheFirstAllocatesNothing) {
 // batch stride of 0).
 TEST(Pipeline, ABatchAfterTheFirstAllocatesNothing) {
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
-  const auto store = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto store = f.weights();
   using voxformer::make_view, voxformer::repeat_as_frames;
   std::vector<voxformer::tensor_view<const float, 5>> levels;
   for (const auto& level : f.features) {

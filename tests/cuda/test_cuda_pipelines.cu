@@ -168,8 +168,7 @@ TEST(CudaPipelines, ImagePipelineMatchesCpu) {
 TEST(CudaPipelines, PipelineMatchesCpuInBothLayouts) {
   REQUIRE_GPU();
   const test::pipeline_fixture f(fixtures / "pipeline" / "t_small");
-  const auto weights = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto weights = f.weights();
   const cuda_executor gpu{};
   const auto uploaded = weights.upload(gpu);
   const device_frame frame(f);
@@ -198,8 +197,7 @@ TEST(CudaPipelines, PipelineMatchesCpuInBothLayouts) {
 TEST(CudaPipelines, PipelineWithBfloat16WeightsMatchesTheReference) {
   REQUIRE_GPU();
   const test::pipeline_fixture f(fixtures / "pipeline" / "t_small");
-  const auto weights = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto weights = f.weights();
   const auto reference_logits = test::fixture_values<float>(f.expected("logits"));
   const auto reference_labels = test::fixture_values<std::uint8_t>(f.expected("labels"));
 
@@ -234,8 +232,7 @@ TEST(CudaPipelines, PipelineWithBfloat16WeightsMatchesTheReference) {
 TEST(CudaPipelines, PipelineBatchMatchesCpu) {
   REQUIRE_GPU();
   const test::pipeline_fixture f(fixtures / "pipeline" / "t_small");
-  const auto weights = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto weights = f.weights();
   const auto voxels = static_cast<std::size_t>(f.config.voxels());
   const auto* mask = f.proposal.data<std::uint8_t>();
   const test::frame_batch batch(f, {std::vector<std::uint8_t>(mask, mask + voxels),

@@ -24,8 +24,7 @@ TEST(PipelineOfficialGrid, EveryStageMatchesTheReference) {
   const test::pipeline_fixture f(dir);
   ASSERT_EQ(f.config.voxels(), 262144);
   ASSERT_EQ(f.config.view_shape, (std::array<voxformer::index_t, 2>{512, 512}));
-  const auto store = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto store = f.weights();
   test::expect_all_stages(f, test::run_pipeline(f, store.parameters(), voxformer::cpu_executor{2}, {}));
 }
 

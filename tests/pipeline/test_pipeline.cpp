@@ -26,15 +26,10 @@ test::pipeline_fixture fixture(const std::string& name) {
   return test::pipeline_fixture(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / name);
 }
 
-voxformer::parameter_store<float> weights(const test::pipeline_fixture& f) {
-  return voxformer::parameter_store<float>::from_file(f.config,
-                                                      voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
-}
-
 // The README's example, on a one-level fixture: Eigen tensors in, DLPack matrices, a plain pointer proposal.
 TEST(Pipeline, TakesTheUsersOwnTensorTypes) {
   const auto f = fixture("s_small");
-  const auto store = weights(f);
+  const auto store = f.weights();
   const auto expected = test::run_pipeline(f, store.parameters(), cpu_executor{2}, {});
   const auto& c = f.config;
   const auto grid = c.output_volume();
@@ -54,7 +49,7 @@ TEST(Pipeline, TakesTheUsersOwnTensorTypes) {
 // Features in another memory order ([1, K, h, w, C], channels last) read through strides, no copy.
 TEST(Pipeline, ReadsStridedFeaturesInPlace) {
   const auto f = fixture("t3d_small");
-  const auto store = weights(f);
+  const auto store = f.weights();
   const auto expected = test::run_pipeline(f, store.parameters(), cpu_executor{1}, {});
   const auto& s = f.features[0].shape;  // [1, K, C, h, w]
   const index_t K = s[1], C = s[2], h = s[3], w = s[4];
@@ -74,7 +69,7 @@ TEST(Pipeline, ReadsStridedFeaturesInPlace) {
 
 TEST(Pipeline, BadInputsAreClearErrorsAndNothingIsWritten) {
   const auto f = fixture("t_small");
-  const auto store = weights(f);
+  const auto store = f.weights();
   const auto& c = f.config;
   const auto grid = c.output_volume();
   std::vector<std::uint8_t> labels(static_cast<std::size_t>(c.output_voxels()), 77);
@@ -138,7 +133,7 @@ TEST(Pipeline, BadInputsAreClearErrorsAndNothingIsWritten) {
 // One NaN or Inf among a camera's features would make every logit NaN and every label 0 with no error.
 TEST(Pipeline, NonFiniteFeaturesAreAnErrorNamingTheLevelAndTheElement) {
   const auto f = fixture("t_small");
-  const auto store = weights(f);
+  const auto store = f.weights();
   const auto grid = f.config.output_volume();
   std::vector<std::uint8_t> labels(static_cast<std::size_t>(f.config.output_voxels()), 77);
   voxformer::pipeline<cpu_executor, float> pipe(cpu_executor{2}, f.config, store.parameters());
@@ -158,7 +153,7 @@ TEST(Pipeline, NonFiniteFeaturesAreAnErrorNamingTheLevelAndTheElement) {
 // Labels or logits written over any input — the proposal, a feature level, the matrices — are rejected first.
 TEST(Pipeline, OutputsOverlappingAnInputAreRejected) {
   const auto f = fixture("s_small");
-  const auto store = weights(f);
+  const auto store = f.weights();
   const auto& c = f.config;
   const auto grid = c.output_volume();
   voxformer::pipeline<cpu_executor, float> pipe(cpu_executor{1}, c, store.parameters());
@@ -191,7 +186,7 @@ TEST(Pipeline, OutputsOverlappingAnInputAreRejected) {
 // The rule is the original's (spec §2.6): a voxel is proposed when its value is > 0; zero, negative and NaN are not.
 TEST(Pipeline, OnlyPositiveProposalValuesAreProposed) {
   const auto f = fixture("t_small");
-  const auto store = weights(f);
+  const auto store = f.weights();
   const auto expected = test::run_pipeline(f, store.parameters(), cpu_executor{1}, {});
   std::vector<std::int8_t> signed_proposal(static_cast<std::size_t>(f.config.voxels()));
   std::vector<float> float_proposal(signed_proposal.size());
@@ -216,7 +211,7 @@ TEST(Pipeline, OnlyPositiveProposalValuesAreProposed) {
 // A parameter view of the right shape without data (a null pointer) is an error at construction, not a crash.
 TEST(Pipeline, ParameterViewsWithoutDataAreRejected) {
   const auto f = fixture("t_small");
-  const auto store = weights(f);
+  const auto store = f.weights();
   auto params = store.parameters();
   params.self[1].ffn.fc2.bias = voxformer::tensor_view<const float, 1>(nullptr, {f.config.embed_dims});
   EXPECT_EQ(error_of([&] { voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, f.config, params); }),
@@ -231,7 +226,7 @@ TEST(Pipeline, ChunksLargerThanTheVolumeGiveTheSameLabels) {
   // A chunk of 2^58 rows would overflow every scratch size computed from it; no chunk needs more rows than the
   // volume has voxels, so the pipeline clamps it, and chunking never changes the result.
   const auto f = fixture("t_small");
-  const auto store = weights(f);
+  const auto store = f.weights();
   const auto grid = f.config.output_volume();
   std::vector<std::uint8_t> expected(static_cast<std::size_t>(f.config.output_voxels())), labels(expected.size());
   voxformer::pipeline<cpu_executor, float> small_chunks(cpu_executor{2}, f.config, store.parameters(), {0, {}, 7});
@@ -245,7 +240,7 @@ TEST(Pipeline, ChunksLargerThanTheVolumeGiveTheSameLabels) {
 
 TEST(Pipeline, ConstructionChecksTheConfigurationAndTheParameters) {
   const auto f = fixture("t_small");
-  const auto store = weights(f);
+  const auto store = f.weights();
   auto other = f.config;
   other.ffn_hidden = 32;
   EXPECT_EQ(error_of([&] { voxformer::pipeline<cpu_executor, float>(cpu_executor{1}, other, store.parameters()); }),

@@ -22,8 +22,7 @@ using voxformer::make_view;
 
 struct batch_case {
   test::pipeline_fixture f{std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small"};
-  voxformer::parameter_store<float> store = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  voxformer::parameter_store<float> store = f.weights();
   std::array<index_t, 3> grid = f.config.output_volume();
   index_t voxels = f.config.voxels(), out_voxels = f.config.output_voxels(), classes = f.config.classes;
 

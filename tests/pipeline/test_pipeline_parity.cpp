@@ -32,8 +32,7 @@ void expect_matches_reference(const std::string& name, const voxformer::pipeline
                std::to_string(threads) + " thread(s)");
   const test::pipeline_fixture f(case_dir(name));
   voxformer::weights_report report;
-  const auto store = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"), &report);
+  const auto store = f.weights(&report);
   EXPECT_TRUE(report.warnings.empty());
   test::expect_all_stages(f, test::run_pipeline(f, store.parameters(), cpu_executor{threads}, options));
 }
@@ -55,8 +54,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, PipelineParity,
 TEST(Pipeline, ResultsAreIdenticalForEveryLayoutAndThreadCount) {
   for (const std::string name : {"t_small", "t3d_small", "t_blind_camera"}) {
     const test::pipeline_fixture f(case_dir(name));
-    const auto store = voxformer::parameter_store<float>::from_file(
-        f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+    const auto store = f.weights();
     for (index_t chunk : {7, 64}) {
       const auto base = test::run_pipeline(f, store.parameters(), cpu_executor{1}, {0, voxformer::rebatch_layout::csr, chunk});
       for (const auto layout : {voxformer::rebatch_layout::csr, voxformer::rebatch_layout::padded})

@@ -57,8 +57,7 @@ TEST(Pipeline, RunsInDoublePrecision) {
 // that; the labels agree with the fp32 reference's on ≥ 99 % of the voxels (the ties of random weights apart).
 TEST(Pipeline, RunsWithBfloat16LayerWeights) {
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
-  const auto store = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto store = f.weights();
   voxformer::pipeline<cpu_executor, float, voxformer::bfloat16> pipe(cpu_executor{2}, f.config, store.parameters());
   const voxformer::pipeline<cpu_executor, float> fp32(cpu_executor{2}, f.config, store.parameters());
   EXPECT_LT(pipe.report().derived_bytes, fp32.report().derived_bytes) << "the layers' copies are half the size";

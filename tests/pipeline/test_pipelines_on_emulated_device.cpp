@@ -117,8 +117,7 @@ TEST(PipelinesOnEmulatedDevice, ImagePipelineAsOnTheCpu) {
 // executor on the same fixture, bit for bit.
 TEST(PipelinesOnEmulatedDevice, PipelineAsOnTheCpu) {
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
-  const auto weights = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto weights = f.weights();
   const emulated_device_executor device;
   const auto uploaded = weights.upload(device);
   const device_frame frame(f);
@@ -142,8 +141,7 @@ TEST(PipelinesOnEmulatedDevice, PipelineAsOnTheCpu) {
 // backend's bfloat16 ones. The CPU executor's bfloat16 pipeline's outputs, bit for bit, with the fp32 pipeline's reads.
 TEST(PipelinesOnEmulatedDevice, PipelineWithBfloat16WeightsAsOnTheCpu) {
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
-  const auto weights = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto weights = f.weights();
   const auto on_cpu = test::run_pipeline<voxformer::bfloat16>(f, weights.parameters(), cpu_executor{2}, {});
 
   const emulated_device_executor device;
@@ -166,8 +164,7 @@ TEST(PipelinesOnEmulatedDevice, PipelineWithBfloat16WeightsAsOnTheCpu) {
 // then one read per frame.
 TEST(PipelinesOnEmulatedDevice, PipelineBatchAsOnTheCpu) {
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
-  const auto weights = voxformer::parameter_store<float>::from_file(
-      f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+  const auto weights = f.weights();
   const auto* mask = f.proposal.data<std::uint8_t>();
   const test::frame_batch batch(f, {std::vector<std::uint8_t>(mask, mask + f.config.voxels()),
                                     std::vector<std::uint8_t>(static_cast<std::size_t>(f.config.voxels()), 0)});
@@ -252,8 +249,7 @@ TEST(PipelinesOnEmulatedDevice, NonFiniteInputsAreErrorsAndWriteNothing) {
   const emulated_device_executor device;
   {
     const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
-    const auto weights = voxformer::parameter_store<float>::from_file(
-        f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+    const auto weights = f.weights();
     const auto uploaded = weights.upload(device);
     const auto grid = f.config.output_volume();
     const std::vector<std::uint8_t> untouched(static_cast<std::size_t>(f.config.output_voxels()), 77);
@@ -310,8 +306,7 @@ TEST(PipelinesOnEmulatedDevice, WithoutStageTimesAFrameNeverWaits) {
   const emulated_device_executor device;
   {
     const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
-    const auto weights = voxformer::parameter_store<float>::from_file(
-        f.config, voxformer::io::safetensors_file::open(f.dir / "weights.safetensors"));
+    const auto weights = f.weights();
     const auto uploaded = weights.upload(device);
     const device_frame frame(f);
     const auto on_cpu = test::run_pipeline(f, weights.parameters(), cpu_executor{2}, {});

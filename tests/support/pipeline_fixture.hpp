@@ -37,6 +37,12 @@ struct pipeline_fixture {
   }
 
   voxformer::io::npy_array expected(const std::string& name) const { return voxformer::io::read_npy(dir / (name + ".npy")); }
+
+  //! The fixture's weights, fp32 as stored.
+  voxformer::parameter_store<float> weights(voxformer::weights_report* report = nullptr) const {
+    return voxformer::parameter_store<float>::from_file(
+        config, voxformer::io::safetensors_file::open(dir / "weights.safetensors"), report);
+  }
 };
 
 //! Every stage our pipeline produced, by the observer's stage names, plus labels and logits.
