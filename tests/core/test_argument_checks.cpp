@@ -228,7 +228,7 @@ TEST(ArgumentChecks, GatherCameraPointsChecksItsOutputAndItsMap) {
                                               make_view<2>(row_of.data(), {2, 3}),
                                               tensor_view<float, 3>(out.data(), {4, 1, 2}, voxformer::memory_space::device));
             }),
-            "voxformer::gather_camera_points: argument 'out' lives in device memory, which the cpu_executor cannot access");
+            "voxformer::gather_camera_points: argument 'out' lives in device 0 memory, which the cpu_executor cannot access");
   // Two (camera, query) pairs mapped to one row: their writes would race, last writer wins.
   row_of[4] = 0;
   expect_rejected_untouched(out, "argument 'row_of' names row 0 twice", [&] {

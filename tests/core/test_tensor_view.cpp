@@ -101,6 +101,30 @@ TEST(TensorTraits, DlpackStridesOffsetAndChecks) {
   EXPECT_THROW((void)(as_view<const float, 2>(t, "test", "t")), voxformer::error);
   t.device = {kDLCUDA, 0};
   EXPECT_EQ((as_view<const float, 2>(t, "test", "t").space()), voxformer::memory_space::device);
+  t.device = {kDLCUDAManaged, 1};
+  EXPECT_EQ((as_view<const float, 2>(t, "test", "t").space()), voxformer::memory_space::managed);
+}
+
+// A CUDA tensor keeps its device: memory on GPU 1 is neither GPU 0's nor reachable by an executor on GPU 0.
+TEST(TensorTraits, DlpackKeepsTheCudaDevice) {
+  float data[2] = {};
+  std::int64_t shape[1] = {2};
+  DLTensor t{};
+  t.data = data;
+  t.ndim = 1;
+  t.dtype = {kDLFloat, 32, 1};
+  t.shape = shape;
+  t.device = {kDLCUDA, 1};
+  const auto space = as_view<const float, 1>(t, "test", "t").space();
+  EXPECT_EQ(space, voxformer::memory_space::on_device(1));
+  EXPECT_NE(space, voxformer::memory_space::device);
+  EXPECT_EQ(voxformer::to_string(space), "device 1");
+  EXPECT_TRUE(voxformer::device_accessible(space, 1));
+  EXPECT_FALSE(voxformer::device_accessible(space, 0));
+  EXPECT_FALSE(voxformer::host_accessible(space));
+  t.device = {kDLCUDA, -1};
+  EXPECT_EQ(test::error_of([&] { (void)as_view<const float, 1>(t, "test", "t"); }),
+            "voxformer DLPack adapter: CUDA device_id -1 is not a device ordinal");
 }
 
 // fp16 and bf16 share 16 bits and nothing else: each is named, and neither passes for the other or for float.

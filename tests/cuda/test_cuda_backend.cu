@@ -121,6 +121,18 @@ TEST(CudaBackend, HostMemoryIsRejectedBeforeLaunch) {
                                                   voxformer::make_view<1>(token.data(), {3}),
                                                   voxformer::make_view<2>(volume.data(), {8, 3})),
                voxformer::error);
+  // So is another GPU's memory (the tag is all that is checked: nothing is launched).
+  const voxformer::cuda_executor gpu;
+  const auto elsewhere = voxformer::memory_space::on_device(gpu.device + 1);
+  EXPECT_EQ(test::error_of([&] {
+              voxformer::scatter_with_mask_token(
+                  gpu, voxformer::tensor_view<const float, 2>(seed.data(), {2, 3}, elsewhere),
+                  voxformer::tensor_view<const std::int32_t, 1>(rows.data(), {2}, elsewhere),
+                  voxformer::tensor_view<const float, 1>(token.data(), {3}, elsewhere),
+                  voxformer::tensor_view<float, 2>(volume.data(), {8, 3}, elsewhere));
+            }),
+            "voxformer::scatter_with_mask_token: argument 'seed' lives in device " + std::to_string(gpu.device + 1) +
+                " memory, which the cuda_executor on device " + std::to_string(gpu.device) + " cannot access");
 }
 
 // The backend's algorithms against the CPU backend's. GEMM: every layout, both modes, with an epilogue; fp32 within
@@ -204,7 +216,7 @@ struct store_rank {
 //! A device workspace of `bytes`, sized by the backend's own functions.
 struct device_workspace {
   voxformer::cuda_buffer memory;
-  explicit device_workspace(std::size_t bytes) : memory(bytes) {}
+  explicit device_workspace(std::size_t bytes) : memory(voxformer::allocate_buffer(voxformer::cuda_executor{}, bytes)) {}
   voxformer::workspace get() const { return {memory.data(), memory.size(), memory.space()}; }
 };
 

@@ -124,7 +124,7 @@ TEST(Ply, BadArgumentsAreErrorsThatWriteNothing) {
   positions[11] = 1.f;
   const voxformer::tensor_view<const float, 2> on_device(positions.data(), {4, 3}, voxformer::memory_space::device);
   EXPECT_CONTAINS(error_of([&] { write_ply_points(path, on_device, make_view<2>(colors.data(), {4, 3})); }),
-                  where + "argument 'positions' lives in device memory; write_ply_points reads host memory");
+                  where + "argument 'positions' lives in device 0 memory; write_ply_points reads host memory");
   EXPECT_FALSE(std::filesystem::exists(path));
 
   const auto unwritable = temp_file("no_such_folder") / "points.ply";

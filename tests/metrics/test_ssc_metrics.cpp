@@ -241,7 +241,7 @@ TEST(SscMetrics, ErrorsCountNothing) {
                     m.add(make_view<3>(good.data(), {2, 2, 2}, voxformer::memory_space::device),
                           make_view<3>(truth.data(), {2, 2, 2}));
                   }),
-                  "voxformer::ssc_metrics::add: argument 'prediction' lives in device memory; ssc_metrics reads host "
+                  "voxformer::ssc_metrics::add: argument 'prediction' lives in device 0 memory; ssc_metrics reads host "
                   "memory");
   unchanged();
   // A bad value outside the evaluation range is not read.

@@ -244,8 +244,9 @@ TEST(PipelinesOnEmulatedDevice, WholeModelAsOnTheCpu) {
 }
 
 // A NaN or Inf in device memory is found where it lives (the host cannot scan it) and named as on the CPU — the
-// argument and the element — before anything is written: the outputs keep what they held.
-TEST(PipelinesOnEmulatedDevice, NonFiniteInputsAreErrorsAndWriteNothing) {
+// argument and the element — before anything is written: the outputs keep what they held. So is memory of another
+// GPU (here the emulated memory tagged as device 1's), which the kernels would otherwise read.
+TEST(PipelinesOnEmulatedDevice, NonFiniteOrForeignInputsAreErrorsAndWriteNothing) {
   const emulated_device_executor device;
   {
     const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
@@ -262,6 +263,12 @@ TEST(PipelinesOnEmulatedDevice, NonFiniteInputsAreErrorsAndWriteNothing) {
     const std::string finite = "; every value must be finite";
     EXPECT_EQ(run(device_frame(f, 1)), op + "argument 'features[1]' holds nan at [0, 1, 31, 2, 4]" + finite);
     EXPECT_EQ(run(device_frame(f, SIZE_MAX, 5)), op + "argument 'lidar2img' holds inf at [0, 1, 1]" + finite);
+    const device_frame good(f);
+    const tensor_view<const float, 3> on_gpu_1(good.lidar2img.view.data(), good.lidar2img.view.extents(),
+                                               voxformer::memory_space::on_device(1));
+    EXPECT_EQ(test::error_of([&] { pipe.run(good.level_views, on_gpu_1, good.mask(), labels.view); }),
+              op + "argument 'lidar2img' lives in device 1 memory, which the emulated_device_executor on device 0 "
+                   "cannot access");
     EXPECT_EQ(test::download(labels.view), untouched);
   }
   {

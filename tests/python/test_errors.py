@@ -187,8 +187,8 @@ def test_bad_options(t_small):
 # Memory a CPU pipeline cannot read: a DLPack producer that says kDLCUDA (this PyTorch may have no CUDA)
 # ---------------------------------------------------------------------------------------------------------------
 
-DEVICE = r"lives in device memory, which the cpu_executor cannot access"
-HOST_ONLY = r"lives in device memory; it must be in host memory"  # what the bindings read on the host themselves
+DEVICE = r"lives in device 0 memory, which the cpu_executor cannot access"
+HOST_ONLY = r"lives in device 0 memory; it must be in host memory"  # what the bindings read on the host themselves
 
 
 def test_device_memory_in_a_cpu_pipeline(t_small, t_small_pipeline, t_small_result, fake_cuda):
@@ -202,6 +202,8 @@ def test_device_memory_in_a_cpu_pipeline(t_small, t_small_pipeline, t_small_resu
                              t_small.proposal)
     with pytest.raises(ValueError, match=RUN + r"argument 'proposal' " + DEVICE):
         t_small_pipeline.run(t_small.features, t_small.lidar2img, fake_cuda(t_small.proposal))
+    with pytest.raises(ValueError, match=RUN + r"argument 'proposal' lives in device 1 memory, which the cpu_executor"):
+        t_small_pipeline.run(t_small.features, t_small.lidar2img, fake_cuda(t_small.proposal, device_id=1))
     again = t_small.run(t_small_pipeline, logits=True)
     assert np.array_equal(again["logits"], t_small_result["logits"])
 
@@ -229,7 +231,7 @@ def test_device_memory_in_the_primitives(fake_cuda, fixtures_dir, tmp_path):
         voxformer.write_png(tmp_path / "device.png", fake_cuda(np.zeros((2, 2, 3), np.uint8)))
     assert not (tmp_path / "device.png").exists()
     metrics = voxformer.SSCMetrics()
-    with pytest.raises(ValueError, match=r"voxformer::ssc_metrics::add: argument 'prediction' lives in device memory"):
+    with pytest.raises(ValueError, match=r"voxformer::ssc_metrics::add: argument 'prediction' lives in device 0 memory"):
         metrics.add(fake_cuda(np.zeros((2, 2, 2), np.uint8)), np.zeros((2, 2, 2), np.uint8))
     assert metrics.frames == 0
 

@@ -84,8 +84,12 @@ struct emulated_kernel_scope {
 struct emulated_device_executor {
   static constexpr std::string_view name = "emulated_device_executor";
   voxformer::cpu_executor cpu{2};
-  //! As a GPU's: device and managed memory, not host memory.
-  constexpr bool can_access(voxformer::memory_space space) const { return voxformer::device_accessible(space); }
+  //! The one emulated GPU is device 0; memory tagged as another device's stands for a second GPU's.
+  static constexpr int device = 0;
+  //! As a GPU's: its own device memory and managed memory, not host memory nor another device's.
+  constexpr bool can_access(voxformer::memory_space space) const {
+    return voxformer::device_accessible(space, device);
+  }
 };
 
 //! Device memory of the emulated device (page-granular, unreadable outside kernels).

@@ -1,7 +1,8 @@
 //! @file DLPack `DLTensor` / `DLManagedTensor` as voxformer tensors (PyTorch, CuPy, JAX, TVM …), without
 //! copies. Element type and rank are checked at run time against what each op expects; `strides == NULL`
 //! means compact row-major; `byte_offset` is honoured; CPU, CUDA, CUDA-host and CUDA-managed devices map to
-//! host, device, host and managed memory, anything else is rejected.
+//! host, device, host and managed memory, a CUDA tensor keeping its `device_id` (so that an executor on another
+//! GPU refuses it); anything else is rejected.
 #pragma once
 
 #include <dlpack/dlpack.h>
@@ -29,7 +30,10 @@ inline dynamic_tensor describe_dlpack(const DLTensor& t) {
   switch (t.device.device_type) {
     case kDLCPU:
     case kDLCUDAHost: space = memory_space::host; break;
-    case kDLCUDA: space = memory_space::device; break;
+    case kDLCUDA:
+      require(t.device.device_id >= 0, where, ": CUDA device_id ", t.device.device_id, " is not a device ordinal");
+      space = memory_space::on_device(t.device.device_id);
+      break;
     case kDLCUDAManaged: space = memory_space::managed; break;
     default: fail(where, ": device type ", static_cast<int>(t.device.device_type), " is not supported");
   }

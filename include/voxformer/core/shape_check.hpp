@@ -37,6 +37,14 @@ std::string format_shape(const Extents& extents) {
   return out.str();
 }
 
+//! "cpu_executor", or "cuda_executor on device 1" for an executor bound to one GPU.
+template <class Executor>
+std::string describe_executor(const Executor& executor) {
+  std::string name(Executor::name);
+  if constexpr (requires { executor.device; }) name += " on device " + std::to_string(executor.device);
+  return name;
+}
+
 }  // namespace detail
 
 //! Checks every extent of `view` against `expected` (`any_extent` matches anything).
@@ -55,7 +63,7 @@ template <class Executor, class T, int Rank>
 void expect_accessible(std::string_view op, std::string_view arg, const Executor& executor,
                        const tensor_view<T, Rank>& view) {
   detail::require(executor.can_access(view.space()), op, ": argument '", arg, "' lives in ", to_string(view.space()),
-                  " memory, which the ", Executor::name, " cannot access");
+                  " memory, which the ", detail::describe_executor(executor), " cannot access");
 }
 
 //! Memory a caller hands a pipeline for its frames (`use_frame_memory`): real, at least `bytes`, and memory the
@@ -66,7 +74,7 @@ void expect_frame_memory(std::string_view op, const Executor& executor, const wo
                   " bytes, the memory given ",
                   memory.sizing() ? "is a sizing workspace" : "holds " + std::to_string(memory.capacity()) + " bytes");
   detail::require(executor.can_access(memory.space()), op, ": the memory given lives in ", to_string(memory.space()),
-                  " memory, which the ", Executor::name, " cannot access");
+                  " memory, which the ", detail::describe_executor(executor), " cannot access");
 }
 
 namespace detail {

@@ -10,13 +10,29 @@
 
 namespace voxformer {
 
+//! Makes `device` the current CUDA device while it lives, and restores the one before.
+class current_device_scope {
+ public:
+  explicit current_device_scope(int device) {
+    VOXFORMER_CUDA_CHECK(cudaGetDevice(&previous_));
+    if (device != previous_) VOXFORMER_CUDA_CHECK(cudaSetDevice(device));
+  }
+  ~current_device_scope() { cudaSetDevice(previous_); }  // no error to report from a destructor
+  current_device_scope(const current_device_scope&) = delete;
+  current_device_scope& operator=(const current_device_scope&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
 class cuda_buffer {
  public:
   cuda_buffer() = default;
-  //! `bytes` of device memory (cudaMalloc: 256-byte aligned, more than a workspace asks); a failure, out of memory
-  //! included, is a voxformer::error naming the call.
-  explicit cuda_buffer(std::size_t bytes) : bytes_(bytes) {
+  //! `bytes` of the memory of CUDA device `device` (cudaMalloc: 256-byte aligned, more than a workspace asks); a
+  //! failure, out of memory included, is a voxformer::error naming the call.
+  cuda_buffer(std::size_t bytes, int device) : bytes_(bytes), device_(device) {
     if (bytes == 0) return;
+    const current_device_scope on(device);
     void* memory = nullptr;
     VOXFORMER_CUDA_CHECK(cudaMalloc(&memory, bytes));
     data_.reset(static_cast<std::byte*>(memory));
@@ -24,7 +40,7 @@ class cuda_buffer {
 
   std::byte* data() const { return data_.get(); }
   std::size_t size() const { return bytes_; }
-  static constexpr memory_space space() { return memory_space::device; }
+  memory_space space() const { return memory_space::on_device(device_); }
 
  private:
   struct release {
@@ -32,9 +48,13 @@ class cuda_buffer {
   };
   std::unique_ptr<std::byte, release> data_;
   std::size_t bytes_ = 0;
+  int device_ = 0;
 };
 
-inline cuda_buffer allocate_buffer(const cuda_executor&, std::size_t bytes) { return cuda_buffer(bytes); }
+//! Memory of the executor's device, whichever device is current.
+inline cuda_buffer allocate_buffer(const cuda_executor& executor, std::size_t bytes) {
+  return cuda_buffer(bytes, executor.device);
+}
 
 //! Host memory into device memory, on the executor's stream (from pageable memory CUDA stages the copy, so `from`
 //! may be reused when this returns; from pinned memory it may not before `synchronize`).

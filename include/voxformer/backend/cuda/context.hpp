@@ -29,6 +29,7 @@ class execution_context<cuda_executor> {
   //! makes the staging buffer, unless the executor already has a handle (another context's, as when a whole model
   //! hands its executor to its parts): then that executor is used as it is, given a staging buffer if it has none.
   explicit execution_context(const cuda_executor& executor) : executor_(executor) {
+    const current_device_scope on(executor_.device);  // the stream, the handle and the buffers live there
     if (executor_.blas != nullptr) {
       if (executor_.staging == nullptr) make_staging();  // a handle of the caller's own, without the buffer
       return;
@@ -42,7 +43,7 @@ class execution_context<cuda_executor> {
     cublasHandle_t handle = nullptr;
     VOXFORMER_CUBLAS_CHECK(cublasCreate(&handle));
     owned_.reset(handle);  // destroyed even if what follows fails
-    blas_workspace_.emplace(blas_workspace_bytes);
+    blas_workspace_.emplace(blas_workspace_bytes, executor_.device);
     VOXFORMER_CUBLAS_CHECK(cublasSetStream(handle, executor_.stream));
     VOXFORMER_CUBLAS_CHECK(cublasSetWorkspace(handle, blas_workspace_->data(), blas_workspace_->size()));
     executor_.blas = handle;
@@ -56,7 +57,7 @@ class execution_context<cuda_executor> {
 
  private:
   void make_staging() {
-    staging_.emplace(staging_bytes);
+    staging_.emplace(staging_bytes, executor_.device);
     executor_.staging = staging_->data();
     executor_.staging_bytes = staging_->size();
   }

@@ -33,16 +33,34 @@ struct cuda_executor {
   void* staging = nullptr;
   std::size_t staging_bytes = 0;
 
-  //! The default stream, 256 threads per block.
-  constexpr cuda_executor() = default;
-  //! Launches on `stream` with `threads_per_block` in [1, 1024]; anything else is a voxformer::error here, on
-  //! the host, before any CUDA call (and again at each launch, should the field be changed afterwards).
-  constexpr cuda_executor(cudaStream_t stream_, int threads_per_block_ = 256)
+  //! The CUDA device the stream belongs to: only its memory (and managed memory) is given to the executor's
+  //! kernels, and `allocate_buffer` allocates there. Its work must be issued while this device is current.
+  int device = 0;
+
+  //! The default stream of the device current now, 256 threads per block.
+  cuda_executor() : device(current_device()) {}
+  //! Launches on `stream` (on the device it was made on) with `threads_per_block` in [1, 1024]; anything else is a
+  //! voxformer::error here, on the host, before any launch (and again at each launch, should the field be changed
+  //! afterwards).
+  cuda_executor(cudaStream_t stream_, int threads_per_block_ = 256)
       : stream(stream_), threads_per_block(threads_per_block_) {
     check_threads_per_block(threads_per_block);
+    if (stream == nullptr)
+      device = current_device();
+    else
+      VOXFORMER_CUDA_CHECK(cudaStreamGetDevice(stream, &device));
   }
 
-  constexpr bool can_access(memory_space space) const { return device_accessible(space); }
+  constexpr bool can_access(memory_space space) const { return device_accessible(space, device); }
+
+  //! The current device, or 0 where CUDA cannot tell (no GPU, no driver: the first launch says why), so that a
+  //! machine without a GPU still checks arguments.
+  static int current_device() {
+    int current = 0;
+    if (cudaGetDevice(&current) == cudaSuccess) return current;
+    (void)cudaGetLastError();  // not left for the next check to report
+    return 0;
+  }
 
   static constexpr void check_threads_per_block(int threads) {
     if (threads < 1 || threads > max_threads_per_block)

@@ -28,7 +28,7 @@ void gemm(const cuda_executor& executor, const tensor_view<const A, 2>& a, const
                       "executor from an execution_context<cuda_executor>, which makes one)");
       const tensor_view<bfloat16, 1> staging(static_cast<bfloat16*>(executor.staging),
                                              {static_cast<index_t>(executor.staging_bytes / sizeof(bfloat16))},
-                                             memory_space::device);
+                                             memory_space::on_device(executor.device));
       detail::for_each_staged_block(
           a, b, c, staging, [&](index_t count, const auto& kernel) { parallel_for(executor, count, kernel); },
           [&](const gemm_call<bfloat16, float>& call) { detail::run_gemm_call(executor, call, accumulate); });

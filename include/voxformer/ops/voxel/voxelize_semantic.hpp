@@ -153,7 +153,7 @@ void validate(const Executor& executor, const semantic_voxel_arguments<C>& args)
   expect_accessible(op, "labels", executor, args.labels);
   expect_no_aliasing(op, {detail::memory_of("labels", args.labels)},
                      {detail::memory_of("points", args.points), detail::memory_of("classes", args.classes)});
-  if (args.classes.space() != memory_space::device)
+  if (host_accessible(args.classes.space()))
     for (index_t i = 0; i < args.classes.extent(0); ++i) {
       const auto c = static_cast<long long>(args.classes(i));
       detail::require((c >= 0 && c < args.class_count) || c == args.ignore, op, ": point ", i, " has class ", c,
