@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "voxformer/backend/cpu/cpu_executor.hpp"
-#include "voxformer/backend/cpu/gemm_bf16.hpp"
+#include "voxformer/backend/cpu/gemm_narrow.hpp"
 #include "voxformer/core/execution_context.hpp"
 #include "fma_peak.hpp"
 
@@ -89,7 +89,7 @@ void ours_bf16(benchmark::State& state) {
   const auto a = make_view<2>(static_cast<const float*>(d.a.data()), {chunk_rows, d.k});
   const auto b = make_view<2>(weight.data(), {d.k, d.n});
   const auto c = make_view<2>(d.c.data(), {chunk_rows, d.n});
-  time_product(state, d, threads, [&] { detail::gemm_bf16(context.executor(), a, b, c, false, no_epilogue{}, kernel); });
+  time_product(state, d, threads, [&] { detail::gemm_narrow(context.executor(), a, b, c, false, no_epilogue{}, kernel); });
   state.counters["rel_error"] = relative_error(d);
 }
 

@@ -1,7 +1,8 @@
 // Stage 2 + head of VoxFormer-T and -S on the GPU at the official size, on the bundled frame (`bundled_frame.hpp`:
 // 7 580 proposals, random weights and features), weights uploaded once, inputs and outputs in device memory; B = 1
 // and B = 4 (the frame four times, through `run_batch`, which runs a batch's frames one after another); fp32 layer
-// weights, then bfloat16 (`stage2_bf16`).
+// weights, then bfloat16 (`stage2_bf16`), then float16 at B = 1 (`stage2_fp16`: the same GEMMs as bfloat16's, with
+// another storage type, so two cases suffice).
 // Counters: `ms_per_frame` by CUDA events on the pipeline's stream around `run_batch`, over B (its host reads
 // included), each stage's ms (the report's host clock after a synchronize), `pipeline_mib` = the device memory the
 // pipeline holds (derived weights + frame memory), `weights_mib` (the upload), `device_used_mib` = the device's memory
@@ -28,7 +29,7 @@ std::size_t device_memory_in_use() {
   return total - free;
 }
 
-//! W: the layers' weight type — float, or bfloat16 (`gemm_bf16.hpp`: activations rounded, fp32 sums).
+//! W: the layers' weight type — float, bfloat16 or float16 (`gemm_narrow.hpp`: activations rounded, fp32 sums).
 template <class W>
 void stage2(benchmark::State& state, const char* variant, index_t frames) {
   if (!test::gpu_present()) {
@@ -95,6 +96,9 @@ void stage2_fp32(benchmark::State& state, const char* variant, index_t frames) {
 void stage2_bf16(benchmark::State& state, const char* variant, index_t frames) {
   stage2<bfloat16>(state, variant, frames);
 }
+void stage2_fp16(benchmark::State& state, const char* variant, index_t frames) {
+  stage2<voxformer::float16>(state, variant, frames);
+}
 
 #define VOXFORMER_STAGE2_BENCHMARKS(weights)                                                                     \
   BENCHMARK_CAPTURE(weights, T_B1, "T", 1)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);        \
@@ -103,5 +107,7 @@ void stage2_bf16(benchmark::State& state, const char* variant, index_t frames) {
   BENCHMARK_CAPTURE(weights, S_B4, "S", 4)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0)
 VOXFORMER_STAGE2_BENCHMARKS(stage2_fp32);
 VOXFORMER_STAGE2_BENCHMARKS(stage2_bf16);
+BENCHMARK_CAPTURE(stage2_fp16, T_B1, "T", 1)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK_CAPTURE(stage2_fp16, S_B1, "S", 1)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
 
 }  // namespace

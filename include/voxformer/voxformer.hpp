@@ -5,7 +5,7 @@
 
 #include "voxformer/adapters/eigen.hpp"
 #include "voxformer/backend/cpu/cpu_executor.hpp"
-#include "voxformer/backend/cpu/gemm_bf16.hpp"
+#include "voxformer/backend/cpu/gemm_narrow.hpp"
 #include "voxformer/core/algorithms.hpp"
 #include "voxformer/core/config.hpp"
 #include "voxformer/core/dtype.hpp"

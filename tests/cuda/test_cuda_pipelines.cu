@@ -2,7 +2,7 @@
 // in both layouts — with the weights uploaded once and inputs and outputs in device memory. Tolerance: 1e-4 of each
 // output's largest magnitude (the fp32 parity rule; the GPU rounds differently, as tests/cuda/test_cuda_backend.cu
 // explains for MSDA); labels and the proposal are compared where the CPU's logits are further apart than twice that.
-// Skipped without a GPU (none has run them yet). bfloat16 layer weights have their own bound, derived at their test.
+// Skipped without a GPU (none has run them yet). 16-bit layer weights have their own bound, derived at their test.
 // The whole model is instantiated and its frame call compiled: it
 // composes the three.
 #include <cuda_runtime.h>
@@ -188,14 +188,14 @@ TEST(CudaPipelines, PipelineMatchesCpuInBothLayouts) {
   });
 }
 
-// bfloat16 layer weights on the GPU (`gemm_bf16.hpp`: fp32 activations rounded into the staging buffer, bf16 × bf16
-// summed in fp32 by cuBLAS) against the fixture's fp32 reference, with the CPU's bfloat16 bound
-// (tests/pipeline/test_pipeline_types.cpp): each product differs from fp32's by its operands' rounding, at most 2⁻⁸ of
-// Σ|a·b|, so after n products (4 a layer) the logits are within n·2⁻⁸ of their largest reference magnitude — the
-// CPU's land 6–20× inside it, which leaves room for the GPU's other order of fp32 sums — and the labels agree with
-// the reference's on ≥ 99 % of the voxels.
-TEST(CudaPipelines, PipelineWithBfloat16WeightsMatchesTheReference) {
-  REQUIRE_GPU();
+// 16-bit layer weights on the GPU (`gemm_narrow.hpp`: fp32 activations rounded into the staging buffer, W × W
+// summed in fp32 by cuBLAS) against the fixture's fp32 reference, with the CPU's bound
+// (tests/pipeline/test_pipeline_types.cpp): each product differs from fp32's by its operands' rounding, at most
+// 2u + u² of Σ|a·b| (u = 2⁻⁸ for bfloat16, 2⁻¹¹ for float16), so after n products (4 a layer) the logits are within
+// n·u of their largest reference magnitude — the CPU's bfloat16 land 6–20× inside it, which leaves room for the GPU's
+// other order of fp32 sums — and the labels agree with the reference's on ≥ 99 % of the voxels.
+template <class W>
+void expect_narrow_weights_near_the_reference(int unit_roundoff_exponent) {
   const test::pipeline_fixture f(fixtures / "pipeline" / "t_small");
   const auto weights = f.weights();
   const auto reference_logits = test::fixture_values<float>(f.expected("logits"));
@@ -207,7 +207,7 @@ TEST(CudaPipelines, PipelineWithBfloat16WeightsMatchesTheReference) {
   const auto grid = f.config.output_volume();
   device_buffer<std::uint8_t> labels(std::vector<std::uint8_t>(reference_labels.size()));
   device_buffer<float> logits(std::vector<float>(reference_logits.size()));
-  voxformer::pipeline<cuda_executor, float, voxformer::bfloat16> pipe(gpu, f.config, uploaded.parameters());
+  voxformer::pipeline<cuda_executor, float, W> pipe(gpu, f.config, uploaded.parameters());
   pipe.run(frame.levels.views, frame.matrices(), frame.mask(), labels.view<3>(grid),
            logits.view<4>({f.config.classes, grid[0], grid[1], grid[2]}));
   VOXFORMER_CUDA_CHECK(cudaDeviceSynchronize());
@@ -219,12 +219,22 @@ TEST(CudaPipelines, PipelineWithBfloat16WeightsMatchesTheReference) {
     if (!(d <= worst)) worst = d;  // NaN is the worst
   }
   const int products = 4 * static_cast<int>(f.config.layers_cross + f.config.layers_self);
-  EXPECT_LE(worst, products * std::ldexp(largest_magnitude(reference_logits), -8)) << "after " << products
-                                                                                    << " products";
+  EXPECT_LE(worst, products * std::ldexp(largest_magnitude(reference_logits), unit_roundoff_exponent))
+      << "after " << products << " products";
   const auto gpu_labels = labels.to_host();
   std::size_t agree = 0;
   for (std::size_t i = 0; i < gpu_labels.size(); ++i) agree += gpu_labels[i] == reference_labels[i];
   EXPECT_GE(static_cast<double>(agree) / static_cast<double>(gpu_labels.size()), 0.99);
+}
+
+TEST(CudaPipelines, PipelineWithBfloat16WeightsMatchesTheReference) {
+  REQUIRE_GPU();
+  expect_narrow_weights_near_the_reference<voxformer::bfloat16>(-8);
+}
+
+TEST(CudaPipelines, PipelineWithFloat16WeightsMatchesTheReference) {
+  REQUIRE_GPU();
+  expect_narrow_weights_near_the_reference<voxformer::float16>(-11);
 }
 
 // A batch of three frames on the GPU — the fixture's proposal, none, every voxel; features shifted per frame — against

@@ -1,5 +1,5 @@
 // The pipeline instantiated in other types on the float checkpoint: in double, and with its layers' projection and
-// FFN weights in bfloat16. A file of its own: these instantiations are the float one's source in other types, and the
+// FFN weights in bfloat16 and in float16. A file of its own: these instantiations are the float one's source in other types, and the
 // sanitizer build, which runs the float one, leaves them out (tests/CMakeLists.txt).
 #include <gtest/gtest.h>
 
@@ -9,15 +9,17 @@
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "support/msda_case.hpp"  // expect_close
 #include "support/pipeline_fixture.hpp"
-#include "voxformer/backend/cpu/gemm_bf16.hpp"
+#include "voxformer/backend/cpu/gemm_narrow.hpp"
 
-// Compiled here once for the test binary: test_pipelines_on_emulated_device.cpp takes it as its bfloat16 reference.
+// Compiled here once for the test binary: test_pipelines_on_emulated_device.cpp takes them as its 16-bit references.
 template class voxformer::pipeline<voxformer::cpu_executor, float, voxformer::bfloat16>;
+template class voxformer::pipeline<voxformer::cpu_executor, float, voxformer::float16>;
 
 namespace {
 
@@ -50,15 +52,18 @@ TEST(Pipeline, RunsInDoublePrecision) {
   test::expect_close(last_self, test::fixture_values<float>(f.expected("self_layer1")), test::stage_tolerance, 0);
 }
 
-// bfloat16 weights in the layers' products (value and output projections, FFN), fp32 activations and sums. Each
-// product then differs from fp32's by its operands' rounding, at most 2⁻⁸ of Σ|a·b| (tests/backend/cpu/
-// test_gemm_bf16.cpp); a stage after n such products (4 a layer), each followed by a residual and a LayerNorm that
-// keep the scale, is allowed n·2⁻⁸ of its largest reference value. On this fixture the stages land 6–20× inside
-// that; the labels agree with the fp32 reference's on ≥ 99 % of the voxels (the ties of random weights apart).
-TEST(Pipeline, RunsWithBfloat16LayerWeights) {
+// 16-bit weights in the layers' products (value and output projections, FFN), fp32 activations and sums. Each
+// product then differs from fp32's by its operands' rounding, at most 2u + u² of Σ|a·b| (u = 2⁻⁸ for bfloat16, 2⁻¹¹
+// for float16; tests/backend/cpu/test_gemm_narrow.cpp); a stage after n such products (4 a layer), each followed by
+// a residual and a LayerNorm that keep the scale, is allowed n·u of its largest reference value. On this fixture the
+// stages land 6–20× inside that for bfloat16; the labels agree with the fp32 reference's on ≥ 99 % of the voxels
+// (the ties of random weights apart).
+template <class W>
+void expect_narrow_weights_near_fp32(int unit_roundoff_exponent) {
+  const std::string name = voxformer::to_string(voxformer::dtype_of<W>());
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
   const auto store = f.weights();
-  voxformer::pipeline<cpu_executor, float, voxformer::bfloat16> pipe(cpu_executor{2}, f.config, store.parameters());
+  voxformer::pipeline<cpu_executor, float, W> pipe(cpu_executor{2}, f.config, store.parameters());
   const voxformer::pipeline<cpu_executor, float> fp32(cpu_executor{2}, f.config, store.parameters());
   EXPECT_LT(pipe.report().derived_bytes, fp32.report().derived_bytes) << "the layers' copies are half the size";
 
@@ -72,8 +77,8 @@ TEST(Pipeline, RunsWithBfloat16LayerWeights) {
   pipe.run(f.features, f.lidar2img, f.proposal, voxformer::make_view<3>(labels.data(), {grid[0], grid[1], grid[2]}),
            voxformer::make_view<4>(logits.data(), {f.config.classes, grid[0], grid[1], grid[2]}));
 
-  const auto expect_within = [](const std::string& stage, const std::vector<float>& actual,
-                                const std::vector<float>& reference, int products) {
+  const auto expect_within = [&](const std::string& stage, const std::vector<float>& actual,
+                                 const std::vector<float>& reference, int products) {
     ASSERT_EQ(actual.size(), reference.size()) << stage;
     double largest = 0, worst = 0;
     for (std::size_t i = 0; i < actual.size(); ++i) {
@@ -81,8 +86,10 @@ TEST(Pipeline, RunsWithBfloat16LayerWeights) {
       const double d = std::abs(static_cast<double>(actual[i]) - reference[i]);
       if (!(d <= worst)) worst = d;  // NaN counts as the worst
     }
-    EXPECT_LE(worst, products * std::ldexp(largest, -8)) << stage << " after " << products << " bfloat16 products";
-    std::cout << "[ bf16     ] " << stage << ": largest difference " << worst / largest << " of the largest value\n";
+    EXPECT_LE(worst, products * std::ldexp(largest, unit_roundoff_exponent))
+        << stage << " after " << products << " " << name << " products";
+    std::cout << "[ " << name << " ] " << stage << ": largest difference " << worst / largest
+              << " of the largest value\n";
   };
   int products = 0;
   for (const auto& [stage, values] : stages) {
@@ -95,8 +102,11 @@ TEST(Pipeline, RunsWithBfloat16LayerWeights) {
   std::size_t agree = 0;
   for (std::size_t i = 0; i < labels.size(); ++i) agree += labels[i] == reference_labels[i];
   const double agreement = static_cast<double>(agree) / static_cast<double>(labels.size());
-  std::cout << "[ bf16     ] labels agree on " << 100 * agreement << " % of " << labels.size() << " voxels\n";
+  std::cout << "[ " << name << " ] labels agree on " << 100 * agreement << " % of " << labels.size() << " voxels\n";
   EXPECT_GE(agreement, 0.99);
 }
+
+TEST(Pipeline, RunsWithBfloat16LayerWeights) { expect_narrow_weights_near_fp32<voxformer::bfloat16>(-8); }
+TEST(Pipeline, RunsWithFloat16LayerWeights) { expect_narrow_weights_near_fp32<voxformer::float16>(-11); }
 
 }  // namespace

@@ -21,8 +21,9 @@
 #include "support/pipeline_fixture.hpp"
 #include "support/qpn_fixture.hpp"
 
-// The CPU's bfloat16 pipeline, the reference of the device's, is compiled once, in test_pipeline_types.cpp.
+// The CPU's 16-bit pipelines, the references of the device's, are compiled once, in test_pipeline_types.cpp.
 extern template class voxformer::pipeline<voxformer::cpu_executor, float, voxformer::bfloat16>;
+extern template class voxformer::pipeline<voxformer::cpu_executor, float, voxformer::float16>;
 
 namespace {
 
@@ -137,12 +138,15 @@ TEST(PipelinesOnEmulatedDevice, PipelineAsOnTheCpu) {
   });
 }
 
-// bfloat16 layer weights on the device: the pipeline rounds its uploaded fp32 weights there, and its products are the
-// backend's bfloat16 ones. The CPU executor's bfloat16 pipeline's outputs, bit for bit, with the fp32 pipeline's reads.
-TEST(PipelinesOnEmulatedDevice, PipelineWithBfloat16WeightsAsOnTheCpu) {
+// 16-bit layer weights on the device: the pipeline rounds its uploaded fp32 weights there, and its products are the
+// backend's 16-bit ones. The CPU executor's pipeline of the same W's outputs, bit for bit, with the fp32 pipeline's
+// reads.
+template <class W>
+void expect_narrow_weights_as_on_the_cpu() {
+  SCOPED_TRACE(voxformer::to_string(voxformer::dtype_of<W>()));
   const test::pipeline_fixture f(std::filesystem::path(VOXFORMER_TEST_FIXTURES_DIR) / "pipeline" / "t_small");
   const auto weights = f.weights();
-  const auto on_cpu = test::run_pipeline<voxformer::bfloat16>(f, weights.parameters(), cpu_executor{2}, {});
+  const auto on_cpu = test::run_pipeline<W>(f, weights.parameters(), cpu_executor{2}, {});
 
   const emulated_device_executor device;
   const auto uploaded = weights.upload(device);
@@ -150,13 +154,19 @@ TEST(PipelinesOnEmulatedDevice, PipelineWithBfloat16WeightsAsOnTheCpu) {
   const auto grid = f.config.output_volume();
   emulated_device_tensor<std::uint8_t, 3> labels(grid);
   emulated_device_tensor<float, 4> logits({f.config.classes, grid[0], grid[1], grid[2]});
-  voxformer::pipeline<emulated_device_executor, float, voxformer::bfloat16> pipe(device, f.config,
-                                                                                 uploaded.parameters());
+  voxformer::pipeline<emulated_device_executor, float, W> pipe(device, f.config, uploaded.parameters());
   const std::size_t reads_before = test::emulated_host_reads();
   pipe.run(frame.level_views, frame.matrices(), frame.mask(), labels.view, logits.view);
   EXPECT_EQ(test::emulated_host_reads() - reads_before, 1 + f.features.size() + 2);
   EXPECT_EQ(test::download(labels.view), on_cpu.labels);
   EXPECT_EQ(test::download(logits.view), on_cpu.logits);
+}
+
+TEST(PipelinesOnEmulatedDevice, PipelineWithBfloat16WeightsAsOnTheCpu) {
+  expect_narrow_weights_as_on_the_cpu<voxformer::bfloat16>();
+}
+TEST(PipelinesOnEmulatedDevice, PipelineWithFloat16WeightsAsOnTheCpu) {
+  expect_narrow_weights_as_on_the_cpu<voxformer::float16>();
 }
 
 // A batch of two frames on the device — the fixture's, then one with its features shifted and its proposal empty —

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "voxformer/backend/cpu/cpu_executor.hpp"
-#include "voxformer/backend/cpu/gemm_bf16.hpp"
+#include "voxformer/backend/cpu/gemm_narrow.hpp"
 
 namespace test {
 
@@ -174,13 +174,13 @@ void gemm(const emulated_device_executor& executor, const voxformer::tensor_view
   voxformer::gemm<T>(executor.cpu, a, b, c, accumulate, epilogue);
 }
 
-//! The bfloat16 product (bfloat16 b, fp32 or bfloat16 a, fp32 c): the CPU backend's.
-template <class A, class Epilogue = voxformer::no_epilogue>
+//! The 16-bit products (bfloat16 or float16 b, fp32 or b's type a, fp32 c): the CPU backend's.
+template <class A, voxformer::narrow_float W, class Epilogue = voxformer::no_epilogue>
 void gemm(const emulated_device_executor& executor, const voxformer::tensor_view<const A, 2>& a,
-          const voxformer::tensor_view<const voxformer::bfloat16, 2>& b, const voxformer::tensor_view<float, 2>& c,
-          bool accumulate, const Epilogue& epilogue = {}) {
+          const voxformer::tensor_view<const W, 2>& b, const voxformer::tensor_view<float, 2>& c, bool accumulate,
+          const Epilogue& epilogue = {}) {
   const emulated_kernel_scope scope;
-  voxformer::gemm<A>(executor.cpu, a, b, c, accumulate, epilogue);
+  voxformer::gemm<A, W>(executor.cpu, a, b, c, accumulate, epilogue);
 }
 
 //! A copy of host data into (`upload`) or out of (`download`) emulated device memory: the tests' cudaMemcpy.

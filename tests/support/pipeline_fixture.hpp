@@ -53,7 +53,7 @@ struct pipeline_outputs {
   voxformer::run_report report;
 };
 
-//! W: the layers' weight type (bfloat16 needs the caller to include voxformer/backend/cpu/gemm_bf16.hpp).
+//! W: the layers' weight type (bfloat16 needs the caller to include voxformer/backend/cpu/gemm_narrow.hpp).
 template <class W = float>
 pipeline_outputs run_pipeline(const pipeline_fixture& f, const voxformer::model_parameters<float>& params,
                               voxformer::cpu_executor executor, voxformer::pipeline_options options) {

@@ -108,7 +108,7 @@ inline bool is_image_network_key(std::string_view name) {
 }
 
 //! What a cross-attention layer reads (DeformCrossAttention + MSDeformableAttention3D, FFN, two norms). W stores
-//! the value and output projections' and the FFN's weights (the layers' own copies may be bfloat16); the
+//! the value and output projections' and the FFN's weights (the layers' own copies may be bfloat16 or float16); the
 //! offsets' and weights' projections, which place the samples, stay in T.
 template <class T, class W = T>
 struct cross_layer_parameters {

@@ -58,9 +58,9 @@ struct pipeline_options {
   bool time_stages = true;
 };
 
-//! W: the storage type of the layers' projection and FFN weights — T, or bfloat16 with T = float (the backends'
-//! `gemm_bf16.hpp`: the layers keep bfloat16 copies of those weights and their products round the activations to
-//! bfloat16 and sum in fp32; everything else, the sampling included, stays in T).
+//! W: the storage type of the layers' projection and FFN weights — T, or bfloat16 or float16 with T = float (the
+//! backends' `gemm_narrow.hpp`: the layers keep 16-bit copies of those weights and their products round the
+//! activations to W and sum in fp32; everything else, the sampling included, stays in T).
 template <class Executor, class T = float, class W = T>
 class pipeline {
   using I = std::int32_t;

@@ -14,7 +14,7 @@
 
 #include "support/error_of.hpp"
 #include "support/stored_matrix.hpp"
-#include "voxformer/backend/cuda/gemm_bf16_plan.hpp"
+#include "voxformer/backend/cuda/gemm_narrow_plan.hpp"
 #include "voxformer/backend/cuda/gemm_call.hpp"
 
 namespace {
@@ -29,7 +29,7 @@ template <class In, class Out>
 void column_major_gemm(const voxformer::gemm_call<In, Out>& g, double beta) {
   auto op = [](blas_transpose t, const In* x, index_t ld, index_t i, index_t j) {
     const In value = t == blas_transpose::none ? x[i + j * ld] : x[j + i * ld];
-    if constexpr (std::is_same_v<In, voxformer::bfloat16>) return static_cast<double>(static_cast<float>(value));
+    if constexpr (voxformer::narrow_float<In>) return static_cast<double>(static_cast<float>(value));
     else return static_cast<double>(value);
   };
   for (index_t i = 0; i < g.m; ++i)
@@ -119,12 +119,14 @@ TEST(GemmCall, AnOperandWithoutAUnitStrideIsAnError) {
             "voxformer::gemm: argument 'c' needs a unit stride along one axis, got strides (6, 2)");
 }
 
-// The bfloat16 product as the CUDA backend runs it (`for_each_staged_block`): a's rows rounded into a staging buffer
-// of 3 rows, block after block, each block's call run through the column-major reference. Against the product of a
-// rounded on the host by the CPU backend's rounding (`bfloat16_bits`) times b, in float64: within fp32's rounding of
-// the sums (1e-5; an unrounded a would be off by up to 2⁻⁸ of each term), for every layout of a, b and c, with and
-// without accumulation, over 1, 2 and 3 blocks.
-TEST(GemmCall, BfloatProductsRunInStagedBlocksOfRoundedRows) {
+// The 16-bit products as the CUDA backend runs them (`for_each_staged_block`): a's rows rounded into a staging
+// buffer of 3 rows, block after block, each block's call run through the column-major reference. Against the product
+// of a rounded on the host by the CPU backend's rounding (`narrow_bits`) times b, in float64: within fp32's rounding
+// of the sums (1e-5; an unrounded a would be off by up to 2⁻⁸ (bfloat16) or 2⁻¹¹ (float16) of each term, |term| up
+// to 4), for every layout of a, b and c, with and without accumulation, over 1, 2 and 3 blocks.
+template <class W>
+void expect_staged_products() {
+  SCOPED_TRACE(voxformer::to_string(voxformer::dtype_of<W>()));
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> uniform(-2, 2);
   const index_t k = 6, n = 5;
@@ -133,22 +135,22 @@ TEST(GemmCall, BfloatProductsRunInStagedBlocksOfRoundedRows) {
       for (const bool accumulate : {false, true}) {
         SCOPED_TRACE("M=" + std::to_string(m) + " layout=" + std::to_string(layout) + (accumulate ? " +=" : ""));
         std::vector<float> a(static_cast<std::size_t>(m * k)), c0(static_cast<std::size_t>(m * n));
-        std::vector<voxformer::bfloat16> b(static_cast<std::size_t>(k * n));
+        std::vector<W> b(static_cast<std::size_t>(k * n));
         for (auto& x : a) x = uniform(rng);
-        for (auto& x : b) x = voxformer::bfloat16(uniform(rng));
+        for (auto& x : b) x = W(uniform(rng));
         for (auto& x : c0) x = uniform(rng);
         auto sa = test::store_matrix<float>(a, m, k, layout & 1, 1, -7.f);
-        auto sb = test::store_matrix<voxformer::bfloat16>(b, k, n, layout & 2, 1, voxformer::bfloat16(-7.f));
+        auto sb = test::store_matrix<W>(b, k, n, layout & 2, 1, W(-7.f));
         auto sc = test::store_matrix<float>(c0, m, n, layout & 4, 1, -7.f);
-        std::vector<voxformer::bfloat16> staging(3 * k + 2, voxformer::bfloat16(99.f));
+        std::vector<W> staging(3 * k + 2, W(99.f));
         int blocks = 0;
         voxformer::detail::for_each_staged_block(
-            tensor_view<const float, 2>(sa.view), tensor_view<const voxformer::bfloat16, 2>(sb.view), sc.view,
+            tensor_view<const float, 2>(sa.view), tensor_view<const W, 2>(sb.view), sc.view,
             voxformer::make_view<1>(staging.data(), {static_cast<index_t>(staging.size())}),
             [](index_t count, const auto& kernel) {
               for (index_t i = 0; i < count; ++i) kernel(i);
             },
-            [&](const voxformer::gemm_call<voxformer::bfloat16, float>& call) {
+            [&](const voxformer::gemm_call<W, float>& call) {
               expect_valid_leading_dimensions(call);
               column_major_gemm(call, accumulate ? 1.0 : 0.0);
               ++blocks;
@@ -158,8 +160,8 @@ TEST(GemmCall, BfloatProductsRunInStagedBlocksOfRoundedRows) {
           for (index_t j = 0; j < n; ++j) {
             double expected = accumulate ? c0[static_cast<std::size_t>(i * n + j)] : 0.0;
             for (index_t p = 0; p < k; ++p) {
-              const float rounded = voxformer::detail::widen_bfloat16_bits(
-                  voxformer::detail::bfloat16_bits(a[static_cast<std::size_t>(i * k + p)]));
+              const float rounded = voxformer::detail::widen_narrow_bits<W>(
+                  voxformer::detail::narrow_bits<W>(a[static_cast<std::size_t>(i * k + p)]));
               expected += double{rounded} * static_cast<float>(b[static_cast<std::size_t>(p * n + j)]);
             }
             ASSERT_NEAR(sc.view(i, j), expected, 1e-5) << "(" << i << ", " << j << ")";  // |c| < 30: fp32's rounding
@@ -167,18 +169,30 @@ TEST(GemmCall, BfloatProductsRunInStagedBlocksOfRoundedRows) {
       }
 }
 
-// Rounding is to the nearest, ties to even, as the CPU rounds: 1 + 2⁻⁸ lies halfway between 1 and 1 + 2⁻⁷ and goes to
-// 1; 1 + 3·2⁻⁸, halfway between 1 + 2⁻⁷ and 1 + 2⁻⁶, goes to 1 + 2⁻⁶.
-TEST(GemmCall, StagedRowsRoundToNearestEven) {
-  const std::vector<float> a{1 + std::ldexp(1.f, -8), 1 + 3 * std::ldexp(1.f, -8), -1 - std::ldexp(1.f, -8)};
-  std::vector<voxformer::bfloat16> staged(3);
-  const voxformer::kernels::round_to_bfloat16 kernel{voxformer::make_view<2>(a.data(), {1, 3}),
-                                                     voxformer::make_view<2>(staged.data(), {1, 3})};
+TEST(GemmCall, NarrowProductsRunInStagedBlocksOfRoundedRows) {
+  expect_staged_products<voxformer::bfloat16>();
+  expect_staged_products<voxformer::float16>();
+}
+
+// Rounding is to the nearest, ties to even, as the CPU rounds: with W's spacing s in [1, 2), 1 + s/2 lies halfway
+// between 1 and 1 + s and goes to 1; 1 + 3s/2, halfway between 1 + s and 1 + 2s, goes to 1 + 2s.
+template <class W>
+void expect_staged_rounding(float spacing) {
+  const std::vector<float> a{1 + spacing / 2, 1 + 3 * spacing / 2, -1 - spacing / 2};
+  std::vector<W> staged(3);
+  const voxformer::kernels::round_to_narrow<W> kernel{voxformer::make_view<2>(a.data(), {1, 3}),
+                                                      voxformer::make_view<2>(staged.data(), {1, 3})};
   for (index_t i = 0; i < 3; ++i) kernel(i);
   EXPECT_EQ(static_cast<float>(staged[0]), 1.f);
-  EXPECT_EQ(static_cast<float>(staged[1]), 1 + std::ldexp(1.f, -6));
+  EXPECT_EQ(static_cast<float>(staged[1]), 1 + 2 * spacing);
   EXPECT_EQ(static_cast<float>(staged[2]), -1.f);
-  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(staged[i].value, voxformer::detail::bfloat16_bits(a[i]));
+  for (std::size_t i = 0; i < a.size(); ++i)
+    EXPECT_EQ(voxformer::detail::narrow_bits<W>(staged[i]), voxformer::detail::narrow_bits<W>(a[i]));
+}
+
+TEST(GemmCall, StagedRowsRoundToNearestEven) {
+  expect_staged_rounding<voxformer::bfloat16>(std::ldexp(1.f, -7));
+  expect_staged_rounding<voxformer::float16>(std::ldexp(1.f, -10));
 }
 
 // A staging buffer smaller than one row of a is an error before anything runs.

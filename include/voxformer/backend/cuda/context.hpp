@@ -19,7 +19,7 @@ class execution_context<cuda_executor> {
   //! cuBLAS's workspace: 32 MiB, NVIDIA's advice for Hopper. Given to the handle, so that cuBLAS never allocates
   //! behind the pipeline's back (which would also stop a CUDA graph from capturing a frame).
   static constexpr std::size_t blas_workspace_bytes = std::size_t{32} << 20;
-  //! Where a bfloat16 product rounds fp32 activations (`gemm_bf16.hpp`): 8 MiB, 16 384 rows of 256 at a time, so
+  //! Where a bfloat16 product rounds fp32 activations (`gemm_narrow.hpp`): 8 MiB, 16 384 rows of 256 at a time, so
   //! that a product of any height runs in a few large calls with no allocation of its own. Made for every context
   //! (an fp32 pipeline leaves it unused) and, like the cuBLAS workspace, not counted in a pipeline's memory figures.
   static constexpr std::size_t staging_bytes = std::size_t{8} << 20;

@@ -9,5 +9,5 @@
 #include "voxformer/backend/cuda/context.hpp"
 #include "voxformer/backend/cuda/cuda_executor.hpp"
 #include "voxformer/backend/cuda/gemm.hpp"
-#include "voxformer/backend/cuda/gemm_bf16.hpp"
+#include "voxformer/backend/cuda/gemm_narrow.hpp"
 #include "voxformer/backend/cuda/half_types.hpp"

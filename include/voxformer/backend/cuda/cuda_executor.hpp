@@ -28,7 +28,7 @@ struct cuda_executor {
   int threads_per_block = 256;
   //! The cuBLAS handle `gemm` runs on, bound to `stream`; an `execution_context` makes one (and its workspace).
   cublasContext* blas = nullptr;
-  //! Device memory a bfloat16 product rounds fp32 rows of a into (`gemm_bf16.hpp`); an `execution_context` makes it.
+  //! Device memory a bfloat16 product rounds fp32 rows of a into (`gemm_narrow.hpp`); an `execution_context` makes it.
   //! Its products use it in stream order, so the executor's work must be issued from one host thread at a time.
   void* staging = nullptr;
   std::size_t staging_bytes = 0;

@@ -1,7 +1,7 @@
 //! @file The CUDA backend's matrix product: one cuBLAS call (GemmEx, 64-bit sizes) described by `describe_gemm`
 //! (`gemm_call.hpp`, tested on the host), then the epilogue as one kernel over the rows. fp32 and fp64 compute in
 //! their own type; fp16 and bf16 store in theirs and accumulate in fp32. bfloat16 weights times fp32 activations:
-//! `gemm_bf16.hpp`.
+//! `gemm_narrow.hpp`.
 #pragma once
 
 #if !defined(__CUDACC__)
@@ -15,7 +15,7 @@
 #include "voxformer/backend/cuda/gemm_call.hpp"
 #include "voxformer/backend/cuda/half_types.hpp"
 #include "voxformer/core/algorithms.hpp"
-#include "voxformer/core/bfloat16.hpp"
+#include "voxformer/core/narrow_float.hpp"
 #include "voxformer/core/error.hpp"
 #include "voxformer/core/tensor_view.hpp"
 
@@ -52,6 +52,8 @@ struct cublas_types<__nv_bfloat16> {
 };
 template <>
 struct cublas_types<bfloat16> : cublas_types<__nv_bfloat16> {};  // Eigen's bfloat16: the same 16 bits
+template <>
+struct cublas_types<float16> : cublas_types<__half> {};  // Eigen's half: the same 16 bits
 
 inline cublasOperation_t cublas_operation(blas_transpose t) {
   return t == blas_transpose::transpose ? CUBLAS_OP_T : CUBLAS_OP_N;

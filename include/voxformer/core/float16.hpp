@@ -1,0 +1,33 @@
+//! @file float16 (IEEE binary16), the weights' other narrow storage type: Eigen's type (a float rounded to the
+//! nearest, ties to even; beyond ±65504 an infinity, as CUDA's `__half` and cuBLAS round), described to the runtime
+//! as fp16 so that it is never taken for bfloat16. Its 11-bit significand keeps 8 times bfloat16's precision, its
+//! 5-bit exponent far less range: fp32 values past 65504 do not survive the rounding.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+
+#include "voxformer/core/dtype.hpp"
+
+namespace voxformer {
+
+using float16 = Eigen::half;
+
+template <>
+struct dtype_traits<Eigen::half> {
+  static constexpr dtype value{scalar_kind::floating, 16};
+};
+
+namespace detail {
+
+//! The 16 bits of x as a float16 (a float rounded to the nearest).
+inline std::uint16_t float16_bits(float x) { return Eigen::numext::bit_cast<std::uint16_t>(float16(x)); }
+inline std::uint16_t float16_bits(float16 x) { return Eigen::numext::bit_cast<std::uint16_t>(x); }
+//! The float a float16's bits stand for (exact: every binary16 is a binary32).
+inline float widen_float16_bits(std::uint16_t bits) {
+  return static_cast<float>(Eigen::numext::bit_cast<float16>(bits));
+}
+
+}  // namespace detail
+
+}  // namespace voxformer
