@@ -1,9 +1,9 @@
 // The CPU GEMM at the shapes of VoxFormer's dense self-attention layer (a 4096-row chunk of activations times
 // a transposed weight: value / output projection 128→128, offsets + weights 128→384, FFN 128→256 and 256→128),
 // against Eigen's own product on the same row-major memory, and against this machine's FMA peak measured in the
-// same process (a loop of independent multiply-adds); and the same products with the weight in bfloat16
-// (`ours_bf16`: fp32 activations rounded as they are packed, fp32 sums), by AVX512-BF16's dot products where the CPU
-// has them (`dot` = 1) and by the fp32 kernel on widened operands (`dot` = 0). Counters: GFLOP/s, `of_peak` =
+// same process (a loop of independent multiply-adds); and the same products with the weight in bfloat16 or float16
+// (`ours_narrow<W>`: fp32 activations rounded as they are packed, fp32 sums), by AVX512-BF16's dot products where
+// the CPU has them (bfloat16, `dot` = 1) and by the fp32 kernel on widened operands (`dot` = 0). Counters: GFLOP/s, `of_peak` =
 // GFLOP/s ÷ (fp32 FMA peak per thread × threads), and `rel_error` = max |c − c₆₄| ÷ max |c₆₄|, c₆₄ the float64
 // product of the unrounded fp32 operands.
 #include <benchmark/benchmark.h>
@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "voxformer/backend/cpu/cpu_executor.hpp"
@@ -76,15 +77,18 @@ void ours(benchmark::State& state) {
   state.counters["rel_error"] = relative_error(d);
 }
 
-void ours_bf16(benchmark::State& state) {
+//! The 16-bit products: bfloat16 with either kernel (`dot` = 1: AVX512-BF16's, where the CPU has it), float16 with the
+//! widened one (the only one it has on the CPU).
+template <class W>
+void ours_narrow(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(2));
   const auto kernel = state.range(3) != 0 ? bf16_gemm_kernel::dot_product : bf16_gemm_kernel::widened;
-  if (kernel == bf16_gemm_kernel::dot_product && best_bf16_gemm_kernel() != kernel) {
-    state.SkipWithError("this CPU has no AVX512-BF16");
+  if (kernel == bf16_gemm_kernel::dot_product && (!std::is_same_v<W, bfloat16> || best_bf16_gemm_kernel() != kernel)) {
+    state.SkipWithError("no dot-product kernel for this type on this CPU");
     return;
   }
   gemm_data d(state.range(0), state.range(1));
-  const std::vector<bfloat16> weight(d.b.begin(), d.b.end());
+  const std::vector<W> weight(d.b.begin(), d.b.end());
   execution_context<cpu_executor> context(cpu_executor{threads});
   const auto a = make_view<2>(static_cast<const float*>(d.a.data()), {chunk_rows, d.k});
   const auto b = make_view<2>(weight.data(), {d.k, d.n});
@@ -110,9 +114,12 @@ void fma_peak(benchmark::State& state) {
 BENCHMARK(fma_peak)->Iterations(1);
 BENCHMARK(ours)->ArgNames({"K", "N", "threads"})->ArgsProduct({{128}, {128, 384, 256}, {1, 2}})
     ->Args({256, 128, 1})->Args({256, 128, 2})->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(ours_bf16)->ArgNames({"K", "N", "threads", "dot"})
+BENCHMARK_TEMPLATE(ours_narrow, bfloat16)->ArgNames({"K", "N", "threads", "dot"})
     ->ArgsProduct({{128}, {128, 384, 256}, {1, 2}, {1}})->Args({256, 128, 1, 1})->Args({256, 128, 2, 1})
     ->Args({128, 128, 1, 0})->Args({256, 128, 1, 0})->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(ours_narrow, voxformer::float16)->ArgNames({"K", "N", "threads", "dot"})
+    ->Args({128, 128, 1, 0})->Args({256, 128, 1, 0})->Args({128, 128, 2, 0})->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(eigen_product)->ArgNames({"K", "N"})->Args({128, 128})->Args({128, 384})->Args({128, 256})
     ->Args({256, 128})->UseRealTime()->Unit(benchmark::kMicrosecond);
 

@@ -49,8 +49,8 @@ void run_cuda(benchmark::State& state, int which, distribution where) {
   if (!test::gpu_present()) return state.SkipWithError("no CUDA device");
   auto& g = problem(which, where);
   const msda_problem& p = g.host;
-  constexpr auto device = voxformer::memory_space::device;
   const voxformer::cuda_executor executor{};
+  const auto device = voxformer::memory_space::on_device(executor.device);  // where the problem was allocated
   const auto value = voxformer::tensor_view<const float, 4>(g.value.data, {p.B, p.S, p.H, p.D}, device);
   const auto loc = voxformer::tensor_view<const float, 6>(g.loc.data, {p.B, p.Q, p.H, p.L, p.P, p.dims}, device);
   const auto w = voxformer::tensor_view<const float, 5>(g.w.data, {p.B, p.Q, p.H, p.L, p.P}, device);

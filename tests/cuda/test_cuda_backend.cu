@@ -43,7 +43,7 @@ std::vector<float> run_msda_on_gpu(const test::msda_case<float>& c, Op op, int v
   device_buffer<float> value(shifted_value), loc(c.locations), w(c.weights);
   device_buffer<float> out(std::vector<float>(static_cast<std::size_t>(c.B * c.Q * c.H * c.D)));
   op(voxformer::cuda_executor{},
-     voxformer::tensor_view<const float, 4>(value.data + value_shift, {c.B, c.S, c.H, c.D}, memory_space::device),
+     voxformer::tensor_view<const float, 4>(value.data + value_shift, {c.B, c.S, c.H, c.D}, value.space()),
      voxformer::make_view<2>(c.shapes.data(), {c.L, c.dims}), voxformer::make_view<1>(c.starts.data(), {c.L}),
      loc.template view<6>({c.B, c.Q, c.H, c.L, c.P, c.dims}), w.template view<5>({c.B, c.Q, c.H, c.L, c.P}),
      out.template view<3>({c.B, c.Q, c.H * c.D}));
@@ -170,9 +170,9 @@ TEST(CudaBackend, GemmMatchesCpuInEveryLayout) {
       voxformer::gemm<float>(voxformer::cpu_executor{2}, view(a.data(), m, k, layout & 1), view(b.data(), k, n, layout & 2),
                              c_cpu, accumulate, add_row_index{c_cpu});
       device_buffer<float> da(a), db(b), dc(c0);
-      const auto c_gpu = voxformer::tensor_view<float, 2>(dc.data, {m, n}, c_cpu.stride(0) == 1 ? std::array<index_t, 2>{1, m} : std::array<index_t, 2>{n, 1}, memory_space::device);
-      auto device_view = [](const float* data, voxformer::tensor_view<const float, 2> like) {
-        return voxformer::tensor_view<const float, 2>(data, like.extents(), {like.stride(0), like.stride(1)}, memory_space::device);
+      const auto c_gpu = voxformer::tensor_view<float, 2>(dc.data, {m, n}, c_cpu.stride(0) == 1 ? std::array<index_t, 2>{1, m} : std::array<index_t, 2>{n, 1}, dc.space());
+      auto device_view = [&](const float* data, voxformer::tensor_view<const float, 2> like) {
+        return voxformer::tensor_view<const float, 2>(data, like.extents(), {like.stride(0), like.stride(1)}, c_gpu.space());
       };
       voxformer::gemm<float>(context.executor(), device_view(da.data, view(a.data(), m, k, layout & 1)),
                              device_view(db.data, view(b.data(), k, n, layout & 2)), c_gpu, accumulate, add_row_index{c_gpu});
@@ -268,7 +268,7 @@ TEST(CudaBackend, CameraBatchesMatchCpu) {
 
   const voxformer::cuda_executor gpu{};
   device_buffer<std::uint8_t> d_visible(visible);
-  const auto dv = voxformer::tensor_view<const std::uint8_t, 3>(d_visible.data, {cameras, queries, anchors}, memory_space::device);
+  const auto dv = voxformer::tensor_view<const std::uint8_t, 3>(d_visible.data, {cameras, queries, anchors}, d_visible.space());
   device_buffer<std::int32_t> d_offsets(std::vector<std::int32_t>(offsets.size())), d_indices(std::vector<std::int32_t>(indices.size())),
       d_row_of(std::vector<std::int32_t>(row_of.size())), d_padded(std::vector<std::int32_t>(padded.size())),
       d_lengths(std::vector<std::int32_t>(lengths.size())), d_padded_row_of(std::vector<std::int32_t>(row_of.size()));

@@ -23,8 +23,10 @@ template <class T>
 struct device_buffer {
   T* data = nullptr;
   std::size_t size = 0;
+  int device = 0;  //!< the device current when it was made, which holds it
   template <class Host>
   explicit device_buffer(const Host& host) : size(host.size()) {
+    VOXFORMER_CUDA_CHECK(cudaGetDevice(&device));
     VOXFORMER_CUDA_CHECK(cudaMalloc(&data, std::max<std::size_t>(1, size) * sizeof(T)));
     VOXFORMER_CUDA_CHECK(cudaMemcpy(data, host.data(), size * sizeof(T), cudaMemcpyHostToDevice));
   }
@@ -37,8 +39,9 @@ struct device_buffer {
   }
   template <int Rank>
   voxformer::tensor_view<T, Rank> view(const std::array<voxformer::index_t, Rank>& extents) const {
-    return voxformer::tensor_view<T, Rank>(data, extents, voxformer::memory_space::device);
+    return voxformer::tensor_view<T, Rank>(data, extents, space());
   }
+  voxformer::memory_space space() const { return voxformer::memory_space::on_device(device); }
 };
 
 }  // namespace test

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "voxformer/core/config.hpp"
+
 namespace voxformer {
 
 //! The kind of memory and, for device memory, the CUDA device that holds it (as DLPack's `device_id`), so that a
@@ -18,10 +20,10 @@ struct memory_space {
     managed,  //!< CUDA managed memory: accessible from both sides
   };
 
-  constexpr memory_space(kind_t kind_ = host, std::int32_t device_ = 0)
+  VOXFORMER_HOST_DEVICE constexpr memory_space(kind_t kind_ = host, std::int32_t device_ = 0)
       : kind(kind_), device_ordinal(kind_ == device ? device_ : 0) {}
   //! The memory of CUDA device `ordinal`.
-  static constexpr memory_space on_device(std::int32_t ordinal) { return {device, ordinal}; }
+  VOXFORMER_HOST_DEVICE static constexpr memory_space on_device(std::int32_t ordinal) { return {device, ordinal}; }
 
   friend constexpr bool operator==(const memory_space&, const memory_space&) = default;
 

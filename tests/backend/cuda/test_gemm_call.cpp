@@ -195,6 +195,23 @@ TEST(GemmCall, StagedRowsRoundToNearestEven) {
   expect_staged_rounding<voxformer::float16>(std::ldexp(1.f, -10));
 }
 
+// float16's edges, where staging an fp32 activation can lose it: 65 519 rounds to the largest finite 65 504, 65 520
+// (halfway to the next binade) to infinity, as CUDA's __float2half does; the smallest subnormal 2⁻²⁴ is kept, 2⁻²⁶
+// goes to zero.
+TEST(GemmCall, StagedFloat16KeepsIeeeEdges) {
+  const std::vector<float> a{65519.f, 65520.f, -65520.f, std::ldexp(1.f, -24), std::ldexp(1.f, -26)};
+  std::vector<voxformer::float16> staged(a.size());
+  const voxformer::kernels::round_to_narrow<voxformer::float16> kernel{
+      voxformer::make_view<2>(a.data(), {1, static_cast<index_t>(a.size())}),
+      voxformer::make_view<2>(staged.data(), {1, static_cast<index_t>(a.size())})};
+  for (index_t i = 0; i < static_cast<index_t>(a.size()); ++i) kernel(i);
+  EXPECT_EQ(static_cast<float>(staged[0]), 65504.f);
+  EXPECT_EQ(static_cast<float>(staged[1]), INFINITY);
+  EXPECT_EQ(static_cast<float>(staged[2]), -INFINITY);
+  EXPECT_EQ(static_cast<float>(staged[3]), std::ldexp(1.f, -24));
+  EXPECT_EQ(static_cast<float>(staged[4]), 0.f);
+}
+
 // A staging buffer smaller than one row of a is an error before anything runs.
 TEST(GemmCall, AStagingBufferBelowOneRowIsAnError) {
   std::vector<float> a(8), c(4);

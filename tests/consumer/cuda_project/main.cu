@@ -30,11 +30,11 @@ bool run_on_gpu() {
   VOXFORMER_CUDA_CHECK(cudaMemcpy(d_seed, seed.data(), seed.size() * sizeof(float), cudaMemcpyHostToDevice));
   VOXFORMER_CUDA_CHECK(cudaMemcpy(d_token, token.data(), token.size() * sizeof(float), cudaMemcpyHostToDevice));
   VOXFORMER_CUDA_CHECK(cudaMemcpy(d_rows, rows.data(), rows.size() * sizeof(std::int32_t), cudaMemcpyHostToDevice));
-  const cuda_executor gpu{nullptr, 128};
-  scatter_with_mask_token(gpu, tensor_view<const float, 2>(d_seed, {2, 3}, memory_space::device),
-                          tensor_view<const std::int32_t, 1>(d_rows, {2}, memory_space::device),
-                          tensor_view<const float, 1>(d_token, {3}, memory_space::device),
-                          tensor_view<float, 2>(d_volume, {4, 3}, memory_space::device));
+  const cuda_executor gpu{nullptr, 128};  // the current device's default stream, where cudaMalloc allocated
+  const auto on_gpu = memory_space::on_device(gpu.device);
+  scatter_with_mask_token(gpu, tensor_view<const float, 2>(d_seed, {2, 3}, on_gpu),
+                          tensor_view<const std::int32_t, 1>(d_rows, {2}, on_gpu),
+                          tensor_view<const float, 1>(d_token, {3}, on_gpu), tensor_view<float, 2>(d_volume, {4, 3}, on_gpu));
   parallel_for(gpu, 12, scale{d_volume, 2.f});
   std::vector<float> volume(12);
   VOXFORMER_CUDA_CHECK(cudaMemcpy(volume.data(), d_volume, 12 * sizeof(float), cudaMemcpyDeviceToHost));
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   const auto counts = proposal_indices(cpu_executor{2}, make_view<3>(mask.data(), {4, 4, 2}),
                                        make_view<1>(unmasked.data(), {32}), make_view<1>(masked.data(), {32}));
   bool ok = counts.unmasked == 2 && unmasked[1] == 17;
-  // The CUDA backend's host-side checks, made before any CUDA call.
+  // The CUDA backend's host-side checks, made before any launch (and without a GPU: the executor then says device 0).
   ok = ok && error_of([] { (void)cuda_executor{nullptr, 0}; }) ==
                  "voxformer::cuda_executor: argument 'threads_per_block' must be in [1, 1024], got 0";
   std::vector<float> seed(6), token(3), volume(12);

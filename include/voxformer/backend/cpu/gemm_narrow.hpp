@@ -6,7 +6,7 @@
 //! measured in docs/benchmarks.md). bfloat16: where the CPU has AVX512-BF16 — checked at run time, whatever the build's flags —
 //! `vdpbf16ps` does 32 multiply-adds an instruction, twice fp32's FMA; elsewhere the fp32 kernel runs on the operands
 //! widened panel by panel. float16 always takes the widened path: it is the GPU's storage type, here so that the CPU
-//! computes what the GPU does (this machine has no AVX512-FP16).
+//! computes what the GPU does (no AVX512-FP16 kernel is written: the project's CPUs lack the instructions).
 #pragma once
 
 #include <algorithm>
@@ -54,7 +54,7 @@ namespace detail {
 inline constexpr index_t narrow_depth_block = 128;
 inline constexpr index_t narrow_panel_columns = 32;
 
-//! One task's packed operands (56 KiB on the stack): a's rows [rows, depth] as bfloat16, row stride
+//! One task's packed operands (56 KiB on the stack): a's rows [rows, depth] as 16-bit values, row stride
 //! `narrow_depth_block`, an odd depth padded with a zero; one panel of b as pairs — dword (p, j) holds b(2p, j) in
 //! its low half and b(2p + 1, j) in its high half, the layout in which `vdpbf16ps` adds
 //! a(2p)·b(2p, j) + a(2p + 1)·b(2p + 1, j) to sum j. Columns past the panel's and a missing last row are zeros.

@@ -10,21 +10,6 @@
 
 namespace voxformer {
 
-//! Makes `device` the current CUDA device while it lives, and restores the one before.
-class current_device_scope {
- public:
-  explicit current_device_scope(int device) {
-    VOXFORMER_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (device != previous_) VOXFORMER_CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~current_device_scope() { cudaSetDevice(previous_); }  // no error to report from a destructor
-  current_device_scope(const current_device_scope&) = delete;
-  current_device_scope& operator=(const current_device_scope&) = delete;
-
- private:
-  int previous_ = 0;
-};
-
 class cuda_buffer {
  public:
   cuda_buffer() = default;
@@ -59,18 +44,24 @@ inline cuda_buffer allocate_buffer(const cuda_executor& executor, std::size_t by
 //! Host memory into device memory, on the executor's stream (from pageable memory CUDA stages the copy, so `from`
 //! may be reused when this returns; from pinned memory it may not before `synchronize`).
 inline void copy_from_host(const cuda_executor& executor, void* to, const void* from, std::size_t bytes) {
-  if (bytes > 0) VOXFORMER_CUDA_CHECK(cudaMemcpyAsync(to, from, bytes, cudaMemcpyHostToDevice, executor.stream));
+  if (bytes == 0) return;
+  const current_device_scope on(executor.device);
+  VOXFORMER_CUDA_CHECK(cudaMemcpyAsync(to, from, bytes, cudaMemcpyHostToDevice, executor.stream));
 }
 
 //! Device memory into host memory, after everything issued on the executor's stream before it (a synchronisation:
 //! what the host reads once per frame, after the frame).
 inline void copy_to_host(const cuda_executor& executor, void* to, const void* from, std::size_t bytes) {
   if (bytes == 0) return;
+  const current_device_scope on(executor.device);
   VOXFORMER_CUDA_CHECK(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToHost, executor.stream));
   VOXFORMER_CUDA_CHECK(cudaStreamSynchronize(executor.stream));
 }
 
 //! Waits for everything issued on the executor's stream (and reports the first error of that work).
-inline void synchronize(const cuda_executor& executor) { VOXFORMER_CUDA_CHECK(cudaStreamSynchronize(executor.stream)); }
+inline void synchronize(const cuda_executor& executor) {
+  const current_device_scope on(executor.device);  // the null stream is the current device's
+  VOXFORMER_CUDA_CHECK(cudaStreamSynchronize(executor.stream));
+}
 
 }  // namespace voxformer

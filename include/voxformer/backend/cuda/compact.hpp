@@ -41,6 +41,7 @@ auto scan_destination(const tensor_view<Out, 1>& out) {
 template <class In, class Out>
 std::size_t cub_scan_bytes(const cuda_executor& executor, In in, Out out, index_t items) {
   std::size_t bytes = 0;
+  const current_device_scope on(executor.device);  // the architecture CUB sizes for is the current device's
   VOXFORMER_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, bytes, in, out, items, executor.stream));
   return bytes;
 }
@@ -68,6 +69,7 @@ void exclusive_scan(const cuda_executor& executor, index_t n, const Value& value
   const auto destination = detail::scan_destination(out);
   std::size_t bytes = detail::cub_scan_bytes(executor, in, destination, n + 1);
   void* temporary = scratch.take<std::byte>(static_cast<index_t>(bytes));
+  const current_device_scope on(executor.device);
   VOXFORMER_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(temporary, bytes, in, destination, n + 1, executor.stream));
 }
 

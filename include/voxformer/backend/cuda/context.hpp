@@ -1,5 +1,6 @@
 //! @file The CUDA execution context: a stream (the caller's, or one of its own), the cuBLAS handle bound to it, the
-//! handle's workspace and the bfloat16 products' staging buffer, made once and kept for the pipeline's life.
+//! handle's workspace and the 16-bit products' staging buffer, made once and kept for the pipeline's life, all on
+//! the executor's device.
 #pragma once
 
 #include <cstddef>
@@ -19,7 +20,7 @@ class execution_context<cuda_executor> {
   //! cuBLAS's workspace: 32 MiB, NVIDIA's advice for Hopper. Given to the handle, so that cuBLAS never allocates
   //! behind the pipeline's back (which would also stop a CUDA graph from capturing a frame).
   static constexpr std::size_t blas_workspace_bytes = std::size_t{32} << 20;
-  //! Where a bfloat16 product rounds fp32 activations (`gemm_narrow.hpp`): 8 MiB, 16 384 rows of 256 at a time, so
+  //! Where a 16-bit product rounds fp32 activations (`gemm_narrow.hpp`): 8 MiB, 16 384 rows of 256 at a time, so
   //! that a product of any height runs in a few large calls with no allocation of its own. Made for every context
   //! (an fp32 pipeline leaves it unused) and, like the cuBLAS workspace, not counted in a pipeline's memory figures.
   static constexpr std::size_t staging_bytes = std::size_t{8} << 20;
@@ -48,6 +49,14 @@ class execution_context<cuda_executor> {
     VOXFORMER_CUBLAS_CHECK(cublasSetWorkspace(handle, blas_workspace_->data(), blas_workspace_->size()));
     executor_.blas = handle;
     make_staging();
+  }
+  //! Everything released on the device it was made on (cublasDestroy synchronises the current device).
+  ~execution_context() {
+    const current_device_scope on(executor_.device, std::nothrow);
+    owned_.reset();
+    blas_workspace_.reset();
+    staging_.reset();
+    owned_stream_.reset();
   }
   execution_context(const execution_context&) = delete;
   execution_context& operator=(const execution_context&) = delete;

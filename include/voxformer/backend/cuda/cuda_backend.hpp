@@ -1,6 +1,6 @@
 //! @file The CUDA backend: the executor with its loop (`parallel_for`), its memory (`allocate_buffer`,
 //! `synchronize`), its execution context (the cuBLAS handle), its algorithms (`exclusive_scan`, `compact` through
-//! CUB; `gemm` through cuBLAS, also with bfloat16 weights). Compiled by nvcc; link voxformer::cuda (CUDA runtime and
+//! CUB; `gemm` through cuBLAS, also with bfloat16 or float16 weights). Compiled by nvcc; link voxformer::cuda (CUDA runtime and
 //! cuBLAS).
 #pragma once
 

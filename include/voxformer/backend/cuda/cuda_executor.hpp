@@ -8,6 +8,7 @@
 #endif
 
 #include <cstddef>
+#include <new>
 #include <string_view>
 
 #include "voxformer/backend/cuda/cuda_check.hpp"
@@ -28,13 +29,14 @@ struct cuda_executor {
   int threads_per_block = 256;
   //! The cuBLAS handle `gemm` runs on, bound to `stream`; an `execution_context` makes one (and its workspace).
   cublasContext* blas = nullptr;
-  //! Device memory a bfloat16 product rounds fp32 rows of a into (`gemm_narrow.hpp`); an `execution_context` makes it.
+  //! Device memory a 16-bit product rounds fp32 rows of a into (`gemm_narrow.hpp`); an `execution_context` makes it.
   //! Its products use it in stream order, so the executor's work must be issued from one host thread at a time.
   void* staging = nullptr;
   std::size_t staging_bytes = 0;
 
   //! The CUDA device the stream belongs to: only its memory (and managed memory) is given to the executor's
-  //! kernels, and `allocate_buffer` allocates there. Its work must be issued while this device is current.
+  //! kernels, `allocate_buffer` allocates there, and every call of the backend makes it current while it issues the
+  //! executor's work (as PyTorch's device guard does), whichever device the calling thread has current.
   int device = 0;
 
   //! The default stream of the device current now, 256 threads per block.
@@ -69,6 +71,30 @@ struct cuda_executor {
   }
 };
 
+//! Makes `device` the current CUDA device while it lives, if it is not already, and then restores the one before.
+//! A failure is a voxformer::error, or with `std::nothrow` (for destructors) leaves the current device as it was.
+class current_device_scope {
+ public:
+  explicit current_device_scope(int device) {
+    VOXFORMER_CUDA_CHECK(cudaGetDevice(&previous_));
+    if (device == previous_) return;
+    VOXFORMER_CUDA_CHECK(cudaSetDevice(device));
+    changed_ = true;
+  }
+  current_device_scope(int device, std::nothrow_t) {
+    changed_ = cudaGetDevice(&previous_) == cudaSuccess && device != previous_ && cudaSetDevice(device) == cudaSuccess;
+  }
+  ~current_device_scope() {
+    if (changed_) cudaSetDevice(previous_);  // no error to report from a destructor
+  }
+  current_device_scope(const current_device_scope&) = delete;
+  current_device_scope& operator=(const current_device_scope&) = delete;
+
+ private:
+  int previous_ = 0;
+  bool changed_ = false;
+};
+
 namespace detail {
 
 template <class Kernel>
@@ -87,6 +113,7 @@ void parallel_for(const cuda_executor& executor, index_t n, const Kernel& kernel
   cuda_executor::check_threads_per_block(executor.threads_per_block);  // before the division below
   const index_t blocks_needed = (n + executor.threads_per_block - 1) / executor.threads_per_block;
   const unsigned blocks = static_cast<unsigned>(blocks_needed < (1 << 20) ? blocks_needed : (1 << 20));
+  const current_device_scope on(executor.device);
   detail::for_each_index_kernel<<<blocks, executor.threads_per_block, 0, executor.stream>>>(n, kernel);
   VOXFORMER_CUDA_CHECK(cudaGetLastError());
 }

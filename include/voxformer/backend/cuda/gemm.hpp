@@ -1,6 +1,6 @@
 //! @file The CUDA backend's matrix product: one cuBLAS call (GemmEx, 64-bit sizes) described by `describe_gemm`
 //! (`gemm_call.hpp`, tested on the host), then the epilogue as one kernel over the rows. fp32 and fp64 compute in
-//! their own type; fp16 and bf16 store in theirs and accumulate in fp32. bfloat16 weights times fp32 activations:
+//! their own type; fp16 and bf16 store in theirs and accumulate in fp32. 16-bit weights times fp32 activations:
 //! `gemm_narrow.hpp`.
 #pragma once
 
@@ -92,6 +92,7 @@ void run_gemm_call(const cuda_executor& executor, const gemm_call<In, Out>& call
   using in = cublas_types<std::remove_const_t<In>>;
   using out = cublas_types<std::remove_const_t<Out>>;
   const typename out::scale alpha = 1, beta = accumulate ? 1 : 0;
+  const current_device_scope on(executor.device);  // the handle's device
   VOXFORMER_CUBLAS_CHECK(cublasGemmEx_64(
       executor.blas, cublas_operation(call.transpose_a), cublas_operation(call.transpose_b), call.m, call.n, call.k,
       &alpha, call.a, in::storage, call.lda, call.b, in::storage, call.ldb, &beta, call.c, out::storage, call.ldc,
