@@ -3,10 +3,10 @@
 //! nearest) as it is packed. A product of two such values is exact in fp32 and the sums are fp32's, so the result
 //! differs from the fp64 product of the rounded operands by fp32's summation error alone, and from the product of
 //! unrounded operands by their rounding (at most (2u + u²)·Σ|a·b|, u = 2⁻⁸ for bfloat16 and 2⁻¹¹ for float16;
-//! measured in docs/benchmarks.md). bfloat16: where the CPU has AVX512-BF16 — checked at run time, whatever the build's flags —
-//! `vdpbf16ps` does 32 multiply-adds an instruction, twice fp32's FMA; elsewhere the fp32 kernel runs on the operands
-//! widened panel by panel. float16 always takes the widened path: it is the GPU's storage type, here so that the CPU
-//! computes what the GPU does (no AVX512-FP16 kernel is written: the project's CPUs lack the instructions).
+//! measured in docs/benchmarks.md). bfloat16: where the CPU has AVX512-BF16 — checked at run time, whatever the
+//! build's flags — `vdpbf16ps` does 32 multiply-adds an instruction, twice fp32's FMA; elsewhere the fp32 kernel runs
+//! on the operands widened panel by panel. float16 always takes the widened path: it is the GPU's storage type, here
+//! so that the CPU computes what the GPU does (no AVX512-FP16 kernel is written: the project's CPUs lack it).
 #pragma once
 
 #include <algorithm>
