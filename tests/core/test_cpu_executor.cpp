@@ -133,7 +133,7 @@ TEST(CpuThreadPool, ThreadCountIsCheckedAgainstTheLimit) {
 
 // Limits the process's address space to what it uses plus 16 MiB, so that a thread stack or two fit, then
 // starts more threads than that, in a pool and in a loop, and prints their errors; exits 0 (2 if it cannot).
-[[noreturn]] void start_threads_in_little_address_space() {
+[[noreturn, maybe_unused]] void start_threads_in_little_address_space() {  // unused under ASan
   std::ifstream statm("/proc/self/statm");
   unsigned long long pages = 0;
   statm >> pages;
