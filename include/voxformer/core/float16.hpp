@@ -5,7 +5,6 @@
 #pragma once
 
 #include <Eigen/Core>
-#include <cstdint>
 
 #include "voxformer/core/dtype.hpp"
 
@@ -17,17 +16,5 @@ template <>
 struct dtype_traits<Eigen::half> {
   static constexpr dtype value{scalar_kind::floating, 16};
 };
-
-namespace detail {
-
-//! The 16 bits of x as a float16 (a float rounded to the nearest).
-inline std::uint16_t float16_bits(float x) { return Eigen::numext::bit_cast<std::uint16_t>(float16(x)); }
-inline std::uint16_t float16_bits(float16 x) { return Eigen::numext::bit_cast<std::uint16_t>(x); }
-//! The float a float16's bits stand for (exact: every binary16 is a binary32).
-inline float widen_float16_bits(std::uint16_t bits) {
-  return static_cast<float>(Eigen::numext::bit_cast<float16>(bits));
-}
-
-}  // namespace detail
 
 }  // namespace voxformer

@@ -15,17 +15,16 @@ concept narrow_float = std::is_same_v<W, bfloat16> || std::is_same_v<W, float16>
 
 namespace detail {
 
-//! The 16 bits of x (a float, or a W already) stored as W: rounded to the nearest.
+//! The 16 bits of x (a float, or a W already) stored as W: rounded to the nearest, ties to even (Eigen's conversion,
+//! the same for both types).
 template <narrow_float W, class X>
 std::uint16_t narrow_bits(X x) {
-  if constexpr (std::is_same_v<W, bfloat16>) return bfloat16_bits(x);
-  else return float16_bits(x);
+  return Eigen::numext::bit_cast<std::uint16_t>(W(x));
 }
-//! The float W's bits stand for (exact).
+//! The float W's bits stand for (exact: both are a float with fewer bits).
 template <narrow_float W>
 float widen_narrow_bits(std::uint16_t bits) {
-  if constexpr (std::is_same_v<W, bfloat16>) return widen_bfloat16_bits(bits);
-  else return widen_float16_bits(bits);
+  return static_cast<float>(Eigen::numext::bit_cast<W>(bits));
 }
 
 }  // namespace detail

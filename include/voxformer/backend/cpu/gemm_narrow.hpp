@@ -128,7 +128,7 @@ VOXFORMER_BF16_TARGET inline void pack_bf16_rows_dot_product(const float* a, ind
     for (; q + 32 <= depth; q += 32)
       _mm512_store_si512(row + q, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(source + q + 16),
                                                                 _mm512_loadu_ps(source + q)));
-    for (; q < depth; ++q) row[q] = bfloat16_bits(source[q]);
+    for (; q < depth; ++q) row[q] = narrow_bits<bfloat16>(source[q]);
     if (depth % 2 != 0) row[depth] = 0;
   }
 }
